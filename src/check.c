@@ -1,0 +1,91 @@
+/*
+ * The invariant checker that tests and fuzzers call after every operation.
+ * Every walk is bounded by a count the runtime claims, so a corrupted list
+ * is reported, never followed forever.
+ */
+#include <errno.h>
+
+#include "vrt_internal.h"
+
+static int node_is_queued_live(const vrt_runtime_t *rt,
+                               const vrt_task_node_t *node)
+{
+    if (node->owner != rt || (node->flags & VRT_NODE_QUEUED) == 0 ||
+        (node->flags & VRT_NODE_FREE) != 0 || node->id < 0 ||
+        node->id >= rt->next_task_id || node->poll_fn == NULL)
+        return 0;
+    if (node->status == VRT_TASK_PENDING || node->status == VRT_TASK_READY)
+        return 1;
+    /* RUNNING, or CANCELLED by an abort during its own poll, only while it
+     * is the task being polled. */
+    return (node->status == VRT_TASK_RUNNING ||
+            node->status == VRT_TASK_CANCELLED) &&
+           node == rt->current_task;
+}
+
+static int64_t check_queue(const vrt_runtime_t *rt)
+{
+    if ((rt->head == NULL) != (rt->tail == NULL))
+        return VRT_CHECK_HEAD_TAIL;
+    const vrt_task_node_t *prev = NULL;
+    const vrt_task_node_t *node = rt->head;
+    int64_t seen = 0;
+    /*@ loop invariant 0 <= seen <= rt->task_count + 1;
+        loop assigns node, prev, seen;
+        loop variant rt->task_count + 1 - seen;
+    */
+    while (node != NULL) {
+        if (seen == rt->task_count)
+            return VRT_CHECK_COUNT_MISMATCH; /* more nodes than counted, or a cycle */
+        if (node->prev != prev)
+            return VRT_CHECK_LINKS;
+        if (!node_is_queued_live(rt, node))
+            return VRT_CHECK_NODE;
+        prev = node;
+        node = node->next;
+        seen++;
+    }
+    if (prev != rt->tail)
+        return VRT_CHECK_HEAD_TAIL;
+    if (seen != rt->task_count)
+        return VRT_CHECK_COUNT_MISMATCH;
+    return 0;
+}
+
+static int64_t check_free_list(const vrt_runtime_t *rt)
+{
+    int64_t capacity = rt->slab_count * VRT_SLAB_NODES;
+    int64_t seen = 0;
+    const vrt_task_node_t *node = rt->free_list;
+    /*@ loop invariant 0 <= seen <= capacity;
+        loop assigns node, seen;
+        loop variant capacity - seen;
+    */
+    while (node != NULL) {
+        if (seen == capacity || node->owner != rt ||
+            node->flags != VRT_NODE_FREE || node->id != -1)
+            return VRT_CHECK_FREE_LIST;
+        node = node->next;
+        seen++;
+    }
+    return 0;
+}
+
+int64_t vrt_runtime_check(vrt_runtime_t *self)
+{
+    if (self == NULL) {
+        errno = EINVAL;
+        return VRT_CHECK_NULL;
+    }
+    if (self->task_count < 0 || self->task_count > vrt_sched_limit(self) ||
+        self->max_tasks < 0 || self->max_tasks > VRT_MAX_TASKS_LIMIT ||
+        self->next_task_id < self->task_count)
+        return VRT_CHECK_COUNT_RANGE;
+    if (self->current_task != NULL &&
+        (self->running == 0 || self->current_task->owner != self))
+        return VRT_CHECK_CURRENT;
+    int64_t queue = check_queue(self);
+    if (queue != 0)
+        return queue;
+    return check_free_list(self);
+}

@@ -1,0 +1,101 @@
+/*
+ * The scheduler core: a doubly linked run queue in spawn order, the sweep,
+ * and the transitions of a task from live to finished.  Runtime uses it
+ * directly; the reactor and task groups build on the same functions.
+ */
+#include <errno.h>
+
+#include "vrt_internal.h"
+
+int64_t vrt_sched_limit(const vrt_runtime_t *rt)
+{
+    return rt->max_tasks == 0 ? VRT_MAX_TASKS : rt->max_tasks;
+}
+
+void vrt_sched_link_tail(vrt_runtime_t *rt, vrt_task_node_t *node)
+{
+    node->next = NULL;
+    node->prev = rt->tail;
+    if (rt->tail != NULL)
+        rt->tail->next = node;
+    else
+        rt->head = node;
+    rt->tail = node;
+    node->flags |= VRT_NODE_QUEUED;
+}
+
+void vrt_sched_unlink(vrt_runtime_t *rt, vrt_task_node_t *node)
+{
+    if (node->prev != NULL)
+        node->prev->next = node->next;
+    else
+        rt->head = node->next;
+    if (node->next != NULL)
+        node->next->prev = node->prev;
+    else
+        rt->tail = node->prev;
+    node->next = NULL;
+    node->prev = NULL;
+    node->flags &= ~VRT_NODE_QUEUED;
+}
+
+void vrt_sched_finish(vrt_runtime_t *rt, vrt_task_node_t *node,
+                      int64_t status, int64_t result)
+{
+    if ((node->flags & VRT_NODE_QUEUED) != 0)
+        vrt_sched_unlink(rt, node);
+    node->status = status;
+    node->result = result;
+    rt->task_count--;
+    if ((node->flags & VRT_NODE_DETACHED) != 0)
+        vrt_pool_put(rt, node);
+}
+
+int64_t vrt_sched_poll(vrt_runtime_t *rt, vrt_task_node_t *node)
+{
+    rt->current_task = node;
+    node->status = VRT_TASK_RUNNING;
+    int64_t packed = node->poll_fn(node->future_ptr);
+    rt->current_task = NULL;
+    return packed;
+}
+
+void vrt_sched_settle(vrt_runtime_t *rt, vrt_task_node_t *node,
+                      int64_t packed)
+{
+    /* An abort of the task being polled is deferred to here, so that the
+     * sweep never follows the links of a node that left the queue. */
+    if (node->status == VRT_TASK_CANCELLED)
+        vrt_sched_finish(rt, node, VRT_TASK_CANCELLED, 0);
+    else if (vrt_poll_is_ready(packed))
+        vrt_sched_finish(rt, node, VRT_TASK_COMPLETED, vrt_poll_value(packed));
+    else
+        node->status = VRT_TASK_PENDING;
+}
+
+void vrt_sched_sweep(vrt_runtime_t *rt)
+{
+    vrt_task_node_t *node = rt->head;
+    while (node != NULL) {
+        int64_t packed = vrt_sched_poll(rt, node);
+        /* Read after the poll: a spawn during it may have appended behind
+         * node, an abort may have unlinked its successor. */
+        vrt_task_node_t *next = node->next;
+        vrt_sched_settle(rt, node, packed);
+        node = next;
+    }
+}
+
+int64_t vrt_sched_enter(vrt_runtime_t *rt)
+{
+    if (rt == NULL) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (rt->running != 0) {
+        errno = EBUSY;
+        return -1;
+    }
+    rt->running = 1;
+    return 0;
+}
