@@ -115,14 +115,8 @@ int64_t vrt_runtime_max_tasks(vrt_runtime_t *self)
 
 int64_t vrt_runtime_free(vrt_runtime_t *self)
 {
-    if (self == NULL) {
-        errno = EINVAL;
+    if (vrt_sched_idle(self) != 0)
         return -1;
-    }
-    if (self->running != 0) {
-        errno = EBUSY;
-        return -1;
-    }
     vrt_pool_release_all(self);
     *self = vrt_runtime_new();
     return 0;

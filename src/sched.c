@@ -86,7 +86,7 @@ void vrt_sched_sweep(vrt_runtime_t *rt)
     }
 }
 
-int64_t vrt_sched_enter(vrt_runtime_t *rt)
+int64_t vrt_sched_idle(const vrt_runtime_t *rt)
 {
     if (rt == NULL) {
         errno = EINVAL;
@@ -96,6 +96,13 @@ int64_t vrt_sched_enter(vrt_runtime_t *rt)
         errno = EBUSY;
         return -1;
     }
+    return 0;
+}
+
+int64_t vrt_sched_enter(vrt_runtime_t *rt)
+{
+    if (vrt_sched_idle(rt) != 0)
+        return -1;
     rt->running = 1;
     return 0;
 }

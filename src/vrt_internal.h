@@ -126,7 +126,14 @@ void vrt_sched_settle(vrt_runtime_t *rt, vrt_task_node_t *node,
 /* One pass over the queue in order, including tasks appended during it. */
 void vrt_sched_sweep(vrt_runtime_t *rt);
 
-/* Shared by run and block_on: EINVAL/EBUSY checks, then running = 1. */
+/* 0 when rt may be driven or freed; -1 with EINVAL (NULL) or EBUSY (a run
+ * or block_on of it is active). */
+/*@ assigns errno;
+    ensures \result == 0 <==> (rt != \null && rt->running == 0);
+*/
+int64_t vrt_sched_idle(const vrt_runtime_t *rt);
+
+/* Shared by run and block_on: vrt_sched_idle, then running = 1. */
 int64_t vrt_sched_enter(vrt_runtime_t *rt);
 
 #endif /* VRT_INTERNAL_H */
