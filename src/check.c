@@ -11,7 +11,7 @@ static int node_is_queued_live(const vrt_runtime_t *rt,
                                const vrt_task_node_t *node)
 {
     if (node->owner != rt || (node->flags & VRT_NODE_QUEUED) == 0 ||
-        (node->flags & VRT_NODE_FREE) != 0 || node->id < 0 ||
+        (node->flags & (VRT_NODE_FREE | VRT_NODE_PARKED)) != 0 || node->id < 0 ||
         node->id >= rt->next_task_id || node->poll_fn == NULL)
         return 0;
     if (node->status == VRT_TASK_PENDING || node->status == VRT_TASK_READY)
@@ -30,12 +30,13 @@ static int64_t check_queue(const vrt_runtime_t *rt)
     const vrt_task_node_t *prev = NULL;
     const vrt_task_node_t *node = rt->head;
     int64_t seen = 0;
-    /*@ loop invariant 0 <= seen <= rt->task_count + 1;
+    int64_t queued = rt->task_count - rt->parked_count;
+    /*@ loop invariant 0 <= seen <= queued;
         loop assigns node, prev, seen;
-        loop variant rt->task_count + 1 - seen;
+        loop variant queued - seen;
     */
     while (node != NULL) {
-        if (seen == rt->task_count)
+        if (seen == queued)
             return VRT_CHECK_COUNT_MISMATCH; /* more nodes than counted, or a cycle */
         if (node->prev != prev)
             return VRT_CHECK_LINKS;
@@ -47,7 +48,7 @@ static int64_t check_queue(const vrt_runtime_t *rt)
     }
     if (prev != rt->tail)
         return VRT_CHECK_HEAD_TAIL;
-    if (seen != rt->task_count)
+    if (seen != queued)
         return VRT_CHECK_COUNT_MISMATCH;
     return 0;
 }
@@ -81,6 +82,8 @@ int64_t vrt_runtime_check(vrt_runtime_t *self)
         self->max_tasks < 0 || self->max_tasks > VRT_MAX_TASKS_LIMIT ||
         self->next_task_id < self->task_count)
         return VRT_CHECK_COUNT_RANGE;
+    if (self->parked_count < 0 || self->parked_count > self->task_count)
+        return VRT_CHECK_PARKED;
     if (self->current_task != NULL &&
         (self->running == 0 || self->current_task->owner != self))
         return VRT_CHECK_CURRENT;

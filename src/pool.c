@@ -39,6 +39,11 @@ int64_t vrt_set_allocator(const vrt_allocator_t *allocator)
     return 0;
 }
 
+const vrt_allocator_t *vrt_default_allocator(void)
+{
+    return &default_allocator;
+}
+
 /*@ requires \valid(node);
     assigns *node;
     ensures node->id == -1 && node->flags == VRT_NODE_FREE;
@@ -56,6 +61,7 @@ static void node_make_free(vrt_task_node_t *node, vrt_runtime_t *owner,
     node->prev = NULL;
     node->owner = owner;
     node->flags = VRT_NODE_FREE;
+    node->waits = NULL;
 }
 
 /* Adds one slab; every node of it goes on the free list, nodes[0] first. */

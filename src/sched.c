@@ -44,6 +44,13 @@ void vrt_sched_finish(vrt_runtime_t *rt, vrt_task_node_t *node,
 {
     if ((node->flags & VRT_NODE_QUEUED) != 0)
         vrt_sched_unlink(rt, node);
+    if (node->waits != NULL && rt->drop_waits != NULL)
+        rt->drop_waits(rt, node);
+    if ((node->flags & VRT_NODE_PARKED) != 0) {
+        node->flags &= ~VRT_NODE_PARKED;
+        rt->parked_count--;
+    }
+    node->flags &= ~VRT_NODE_WAITING;
     node->status = status;
     node->result = result;
     rt->task_count--;
@@ -69,8 +76,34 @@ void vrt_sched_settle(vrt_runtime_t *rt, vrt_task_node_t *node,
         vrt_sched_finish(rt, node, VRT_TASK_CANCELLED, 0);
     else if (vrt_poll_is_ready(packed))
         vrt_sched_finish(rt, node, VRT_TASK_COMPLETED, vrt_poll_value(packed));
+    else if ((node->flags & VRT_NODE_WAITING) != 0)
+        vrt_sched_park(rt, node);
     else
         node->status = VRT_TASK_PENDING;
+}
+
+void vrt_sched_park(vrt_runtime_t *rt, vrt_task_node_t *node)
+{
+    node->status = VRT_TASK_PENDING;
+    node->flags &= ~VRT_NODE_WAITING;
+    node->flags |= VRT_NODE_PARKED;
+    if ((node->flags & VRT_NODE_QUEUED) != 0) {
+        vrt_sched_unlink(rt, node);
+        rt->parked_count++;
+    }
+}
+
+int64_t vrt_sched_wake(vrt_runtime_t *rt, vrt_task_node_t *node)
+{
+    if ((node->flags & VRT_NODE_PARKED) == 0)
+        return 0;
+    node->flags &= ~VRT_NODE_PARKED;
+    node->status = VRT_TASK_READY;
+    if ((node->flags & VRT_NODE_FUTURE) == 0) {
+        rt->parked_count--;
+        vrt_sched_link_tail(rt, node);
+    }
+    return 1;
 }
 
 void vrt_sched_sweep(vrt_runtime_t *rt)

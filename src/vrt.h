@@ -106,6 +106,8 @@ typedef struct vrt_task_node vrt_task_node_t;
 typedef struct vrt_join_handle vrt_join_handle_t;
 typedef struct vrt_runtime vrt_runtime_t;
 typedef struct vrt_allocator vrt_allocator_t;
+typedef struct vrt_event_loop vrt_event_loop_t;
+typedef struct vrt_event_source vrt_event_source_t; /* opaque */
 
 /*
  * extension: where a runtime gets its memory.  alloc returns NULL on
@@ -118,6 +120,9 @@ struct vrt_allocator {
 };
 
 /* extension: TaskNode.flags bits, owned by the runtime. */
+#define VRT_NODE_WAITING INT64_C(8)  /* registered a wait during this poll */
+#define VRT_NODE_PARKED INT64_C(16)  /* out of the queue until woken */
+#define VRT_NODE_FUTURE INT64_C(32)  /* a block_on future, not a task */
 #define VRT_NODE_QUEUED INT64_C(1)   /* linked in its runtime's queue */
 #define VRT_NODE_DETACHED INT64_C(2) /* handle released: recycle on finish */
 #define VRT_NODE_FREE INT64_C(4)     /* on the free list, id is -1 */
@@ -134,6 +139,7 @@ struct vrt_task_node {
     vrt_task_node_t *prev;
     vrt_runtime_t *owner;
     int64_t flags;
+    vrt_event_source_t *waits; /* what a parked task waits on (reactor) */
 };
 
 /* What spawn returns.  The invalid handle is {task_id: -1, task_ptr: NULL}. */
@@ -162,6 +168,9 @@ struct vrt_runtime {
     struct vrt_slab *slabs;        /* every node block, linked */
     int64_t slab_count;
     vrt_allocator_t allocator;     /* captured at the first allocation */
+    int64_t parked_count;          /* live tasks out of the queue, waiting */
+    /* drops a finishing task's waits; set by the reactor, NULL otherwise */
+    void (*drop_waits)(vrt_runtime_t *rt, vrt_task_node_t *node);
 };
 
 /* ---- TaskNode ------------------------------------------------------------ */
@@ -281,6 +290,7 @@ int64_t vrt_runtime_free(vrt_runtime_t *self);
 int64_t vrt_runtime_check(vrt_runtime_t *self);
 
 /* extension: the codes vrt_runtime_check returns. */
+#define VRT_CHECK_PARKED INT64_C(-9)
 #define VRT_CHECK_NULL INT64_C(-1)
 #define VRT_CHECK_COUNT_RANGE INT64_C(-2)
 #define VRT_CHECK_HEAD_TAIL INT64_C(-3)
@@ -289,6 +299,183 @@ int64_t vrt_runtime_check(vrt_runtime_t *self);
 #define VRT_CHECK_COUNT_MISMATCH INT64_C(-6)
 #define VRT_CHECK_CURRENT INT64_C(-7)
 #define VRT_CHECK_FREE_LIST INT64_C(-8)
+
+/* ---- EventLoop ----------------------------------------------------------- */
+
+struct vrt_loop_state; /* private to vrt */
+
+/*
+ * I/O reactor over epoll (Linux) or kqueue (BSD, macOS).  Registrations are
+ * level-triggered and stay until deregistered; timers live in a heap, not in
+ * the kernel.  The seed's fields come first; do not copy a loop in use.
+ */
+struct vrt_event_loop {
+    int64_t kq;                       /* epoll or kqueue fd; -1 if new failed */
+    int64_t waker_read_fd;            /* pipe read end, non-blocking, cloexec */
+    int64_t waker_write_fd;           /* pipe write end */
+    vrt_event_source_t *sources_head; /* registered sources, oldest first */
+    vrt_event_source_t *sources_tail;
+    int64_t source_count;             /* fd directions plus timers */
+    void *events_buf;                 /* the last poll's events */
+    int64_t running;                  /* 1 while poll_events is waiting */
+    /* extensions */
+    struct vrt_loop_state *state;     /* tables, heap, buffers */
+};
+
+/*
+ * A new loop: kernel queue, waker, empty tables.  On failure the result has
+ * kq == -1 and every other fd -1, nothing is leaked, and errno says why
+ * (EMFILE, ENFILE, ENOMEM).
+ */
+vrt_event_loop_t vrt_event_loop_new(void);
+
+/*
+ * Wait for fd to be readable (register_read) or writable (register_write)
+ * on behalf of task_ptr; registering the same fd and direction again
+ * replaces the task.  Returns 0; -1 with EINVAL (NULL self or task_ptr, loop
+ * cleaned up), EBADF (fd negative, too large or not open), ENOMEM.
+ */
+int64_t vrt_event_loop_register_read(vrt_event_loop_t *self, int64_t fd,
+                                     vrt_task_node_t *task_ptr);
+int64_t vrt_event_loop_register_write(vrt_event_loop_t *self, int64_t fd,
+                                      vrt_task_node_t *task_ptr);
+
+/*
+ * A timer firing delay_ms from now on the monotonic clock, never earlier;
+ * the same timer_id again re-arms it (new deadline and task).  Returns 0;
+ * -1 with EINVAL (NULL self or task_ptr, delay_ms < 0, loop cleaned up) or
+ * ENOMEM.  Huge delays saturate instead of overflowing.
+ */
+int64_t vrt_event_loop_register_timer(vrt_event_loop_t *self, int64_t timer_id,
+                                      int64_t delay_ms,
+                                      vrt_task_node_t *task_ptr);
+
+/*
+ * Remove the source (fd, filter), filter being VRT_EVFILT_READ, _WRITE or
+ * _TIMER (then fd is the timer id).  Returns 1 if a source was removed, 0
+ * if there was none; -1 with EINVAL (NULL self, unknown filter, loop
+ * cleaned up).  An fd the user closed already is removed all the same.
+ */
+int64_t vrt_event_loop_deregister(vrt_event_loop_t *self, int64_t fd,
+                                  int64_t filter);
+
+/*
+ * Wake a poll_events that is blocked (or make the next one return at once).
+ * Safe from any thread and from a signal handler; wakes before the loop
+ * looks coalesce into one event.  Returns 0; -1 with EINVAL (NULL self,
+ * loop cleaned up).
+ */
+int64_t vrt_event_loop_wake(vrt_event_loop_t *self);
+
+/*
+ * Wait for events: timeout_ms -1 waits until there is one, 0 does not
+ * block.  Returns how many (0 .. VRT_MAX_EVENTS; 0 only when the timeout
+ * passed).  Expired timers come back as (timer id, VRT_EVFILT_TIMER) and are
+ * removed; the waker as (VRT_WAKER_TOKEN, VRT_EVFILT_READ), drained.  EINTR
+ * is retried with the time left.  -1 with EINVAL (NULL self, timeout below
+ * -1, loop cleaned up), EBUSY (already polling), or the kernel's errno.
+ */
+int64_t vrt_event_loop_poll_events(vrt_event_loop_t *self, int64_t timeout_ms);
+
+/* The fd (or timer id, or VRT_WAKER_TOKEN) and the filter of the index-th
+ * event of the last poll; -1 with EINVAL (NULL self) or ERANGE (index
+ * outside 0 .. count-1). */
+int64_t vrt_event_loop_event_fd(vrt_event_loop_t *self, int64_t index);
+int64_t vrt_event_loop_event_filter(vrt_event_loop_t *self, int64_t index);
+
+/* The task waiting for fd to be readable, else the one waiting for it to be
+ * writable, else NULL.  O(1).  NULL also with EINVAL (NULL self) or EBADF
+ * (fd negative). */
+vrt_task_node_t *vrt_event_loop_find_task_for_fd(vrt_event_loop_t *self,
+                                                 int64_t fd);
+
+/* Close the kernel queue and waker, free every source and table.  Twice is
+ * a no-op.  Returns 0; -1 with EINVAL (NULL self) or EBUSY (polling). */
+int64_t vrt_event_loop_cleanup(vrt_event_loop_t *self);
+
+/* extension: the platform layer in use, "epoll" or "kqueue". */
+const char *vrt_event_loop_backend(void);
+
+/* ---- ReactorRuntime ------------------------------------------------------ */
+
+typedef struct vrt_reactor_runtime vrt_reactor_runtime_t;
+
+/*
+ * Runtime plus EventLoop: tasks that wait on fds or timers are parked and
+ * cost nothing until woken.  The scheduler core is the same as Runtime's:
+ * `core` is the vrt_runtime_t view of the seed's first five fields.
+ */
+struct vrt_reactor_runtime {
+    union {
+        vrt_runtime_t core;
+        struct {
+            int64_t task_count;            /* live tasks, parked included */
+            int64_t next_task_id;
+            vrt_task_node_t *head;         /* runnable tasks */
+            vrt_task_node_t *tail;
+            vrt_task_node_t *current_task;
+        };
+    };
+    vrt_event_loop_t *event_loop;          /* owned; NULL if new failed */
+    int64_t next_timer_id;                 /* 1000, 1001, ... */
+};
+
+/*
+ * A reactor with its own EventLoop.  On failure event_loop is NULL, errno
+ * says why (ENOMEM, EMFILE, ENFILE) and every method fails with EINVAL.
+ */
+vrt_reactor_runtime_t vrt_reactor_runtime_new(void);
+
+/* As vrt_runtime_spawn; also EINVAL when the reactor has no event loop. */
+vrt_join_handle_t vrt_reactor_runtime_spawn(vrt_reactor_runtime_t *self,
+                                            int64_t future_ptr,
+                                            vrt_poll_fn poll_fn);
+
+/* The reactor's EventLoop; NULL with EINVAL if self is NULL. */
+vrt_event_loop_t *vrt_reactor_runtime_get_event_loop(vrt_reactor_runtime_t *self);
+
+/*
+ * From inside a poll: park the current task, once it returns Pending,
+ * until fd is readable (writable).  One-shot: the task is woken once and
+ * must wait again for more.  Returns 0; -1 with EINVAL (NULL self, no event
+ * loop, not inside a poll of this reactor), EBADF (bad fd), EBUSY (another
+ * task already waits on fd in that direction), ENOMEM.
+ */
+int64_t vrt_reactor_runtime_wait_readable(vrt_reactor_runtime_t *self, int64_t fd);
+int64_t vrt_reactor_runtime_wait_writable(vrt_reactor_runtime_t *self, int64_t fd);
+
+/*
+ * From inside a poll: park the current task for delay_ms (0 fires on the
+ * next loop turn).  Returns the timer id (1000, 1001, ...); -1 with EINVAL
+ * (NULL self, no event loop, not inside a poll, delay_ms < 0) or ENOMEM.
+ */
+int64_t vrt_reactor_runtime_sleep_ms(vrt_reactor_runtime_t *self, int64_t delay_ms);
+
+/*
+ * Run until every task finished, blocking in the kernel when no task is
+ * runnable; returns 0 and leaves the loop usable.  -1 with EINVAL (NULL
+ * self, no event loop), EBUSY (re-entry), or the kernel's errno (then the
+ * tasks stay as they are).
+ */
+int64_t vrt_reactor_runtime_run(vrt_reactor_runtime_t *self);
+
+/*
+ * Drive poll_fn(future_ptr) and every spawned task, with I/O, until the
+ * future is Ready; returns its value.  -1 with EINVAL, EBUSY or the
+ * kernel's errno, as run.
+ */
+int64_t vrt_reactor_runtime_block_on(vrt_reactor_runtime_t *self,
+                                     int64_t future_ptr, vrt_poll_fn poll_fn);
+
+/*
+ * extension: drop every task, close and free the event loop.  Returns 0;
+ * -1 with EINVAL (NULL self) or EBUSY (inside a poll).  Twice is a no-op.
+ */
+int64_t vrt_reactor_runtime_free(vrt_reactor_runtime_t *self);
+
+/* extension: vrt_runtime_check plus the reactor's own invariants (parked
+ * tasks, waits); 0 or a negative VRT_CHECK_* code. */
+int64_t vrt_reactor_runtime_check(vrt_reactor_runtime_t *self);
 
 /* ---- Allocation ---------------------------------------------------------- */
 
@@ -317,6 +504,29 @@ int64_t vrt_block_on(int64_t future_ptr, vrt_poll_fn poll_fn);
 
 /* vrt_runtime_run on the global runtime; same errors. */
 int64_t vrt_run_all(void);
+
+/* Initialises the global reactor once and returns it; NULL with errno
+ * (ENOMEM, EMFILE) if its event loop cannot be created. */
+vrt_reactor_runtime_t *vrt_reactor_init(void);
+
+/* The global reactor, initialised on first use; NULL with errno as
+ * vrt_reactor_init. */
+vrt_reactor_runtime_t *vrt_get_reactor(void);
+
+/* vrt_reactor_runtime_spawn on the global reactor; same errors. */
+vrt_join_handle_t vrt_reactor_spawn(int64_t future_ptr, vrt_poll_fn poll_fn);
+
+/* vrt_reactor_runtime_block_on on the global reactor; same errors. */
+int64_t vrt_reactor_block_on(int64_t future_ptr, vrt_poll_fn poll_fn);
+
+/* vrt_reactor_runtime_run on the global reactor; same errors. */
+int64_t vrt_reactor_run(void);
+
+/* vrt_reactor_runtime_wait_readable / wait_writable / sleep_ms on the
+ * global reactor; same errors. */
+int64_t vrt_wait_readable(int64_t fd);
+int64_t vrt_wait_writable(int64_t fd);
+int64_t vrt_sleep_ms(int64_t delay_ms);
 
 /*
  * extension: free the global instances so that the next vrt_get_* starts

@@ -40,6 +40,9 @@ int64_t vrt_sched_limit(const vrt_runtime_t *rt);
 
 /* ---- node pool (pool.c) ---- */
 
+/* The allocator new runtimes and loops capture (vrt_set_allocator). */
+const vrt_allocator_t *vrt_default_allocator(void);
+
 /* Takes a free node, growing the pool by one slab if needed.  NULL with
  * ENOMEM when the allocator fails; the runtime is then unchanged. */
 /*@ requires \valid(rt);
@@ -133,7 +136,105 @@ void vrt_sched_sweep(vrt_runtime_t *rt);
 */
 int64_t vrt_sched_idle(const vrt_runtime_t *rt);
 
+/* Takes a task that registered a wait and returned Pending out of the run
+ * queue (a block_on future is only marked). */
+/*@ requires \valid(rt) && \valid(node);
+    ensures (node->flags & VRT_NODE_PARKED) != 0;
+    ensures (node->flags & VRT_NODE_QUEUED) == 0;
+*/
+void vrt_sched_park(vrt_runtime_t *rt, vrt_task_node_t *node);
+
+/* Makes a parked task READY and runnable again, at the tail of the queue.
+ * Returns 1 if it was parked, 0 if not (nothing changes). */
+/*@ requires \valid(rt) && \valid(node);
+    ensures (node->flags & VRT_NODE_PARKED) == 0;
+*/
+int64_t vrt_sched_wake(vrt_runtime_t *rt, vrt_task_node_t *node);
+
 /* Shared by run and block_on: vrt_sched_idle, then running = 1. */
 int64_t vrt_sched_enter(vrt_runtime_t *rt);
+
+/* ---- event loop (event_loop.c) ---- */
+
+#include <stdatomic.h>
+
+#include "backend.h"
+
+/* A registered interest: one direction of one fd, or one timer. */
+struct vrt_event_source {
+    int64_t type;             /* VRT_SOURCE_FD_READ, _FD_WRITE, _TIMER */
+    int64_t fd;               /* the fd, or the timer id */
+    vrt_task_node_t *task;
+    vrt_event_source_t *next; /* the loop's source list */
+    vrt_event_source_t *prev;
+    vrt_event_source_t *task_next; /* the other waits of the same task */
+    int64_t deadline_ns;      /* timers: monotonic deadline */
+    int64_t seq;              /* timers: arming order, breaks deadline ties */
+    int64_t heap_index;       /* timers: position in the heap */
+    vrt_event_source_t *hash_next; /* timers: id bucket chain */
+};
+
+/* Per fd number: the armed sources and what the kernel was last told. */
+struct vrt_fd_slot {
+    vrt_event_source_t *read;
+    vrt_event_source_t *write;
+    uint32_t kernel_mask;     /* VRT_IO_* bits the kernel watches */
+    uint32_t generation;      /* bumped at each new kernel registration */
+    vrt_task_node_t *last_reader; /* who was last woken for each direction: */
+    vrt_task_node_t *last_writer; /* see vrt_loop_arm_fd */
+};
+
+struct vrt_event_record {
+    int64_t fd;     /* fd, timer id or VRT_WAKER_TOKEN */
+    int64_t filter; /* VRT_EVFILT_* */
+    vrt_task_node_t *task; /* the source's task when the event was taken */
+};
+
+struct vrt_loop_state {
+    vrt_allocator_t allocator;
+    struct vrt_fd_slot *fds;
+    int64_t fd_capacity;
+    vrt_event_source_t **heap; /* timers, min-heap on (deadline_ns, seq) */
+    int64_t heap_len;
+    int64_t heap_capacity;
+    vrt_event_source_t **buckets; /* timer id -> source */
+    int64_t bucket_count;         /* a power of two, or 0 */
+    vrt_event_source_t *free_sources;
+    int64_t next_seq;
+    int64_t event_count;
+    atomic_int wake_pending;      /* coalesces wakes; signal-safe */
+    struct vrt_event_record events[VRT_MAX_EVENTS];
+    vrt_io_event_t io[VRT_MAX_EVENTS];
+};
+
+/* The monotonic clock in nanoseconds. */
+int64_t vrt_clock_ns(void);
+
+/*
+ * The reactor's one-shot wait on an fd direction (VRT_SOURCE_FD_READ or
+ * _WRITE): arms a source for task and links it on task->waits.  Skips the
+ * system call when the kernel still watches that direction for the same
+ * task since its last wake (a ping-pong re-arms for free).  Returns 0; -1
+ * with EBADF, EBUSY (another task waits there), ENOMEM, unchanged.
+ */
+int64_t vrt_loop_arm_fd(vrt_event_loop_t *loop, int64_t fd, int64_t type,
+                        vrt_task_node_t *task);
+
+/* The reactor's timer: as register_timer, also linked on task->waits. */
+int64_t vrt_loop_arm_timer(vrt_event_loop_t *loop, int64_t timer_id,
+                           int64_t delay_ms, vrt_task_node_t *task);
+
+/* Removes every source on task->waits, keeping fd interest in the kernel
+ * (dropped lazily if it fires for nobody). */
+void vrt_loop_drop_waits(vrt_event_loop_t *loop, vrt_task_node_t *task);
+
+/* Milliseconds until the nearest timer, rounded up; -1 if there is none. */
+int64_t vrt_loop_next_timeout(vrt_event_loop_t *loop);
+
+/* The task of the index-th event of the last poll (NULL for the waker). */
+vrt_task_node_t *vrt_loop_event_task(vrt_event_loop_t *loop, int64_t index);
+
+/* Returns 0 when the loop's tables agree with its source list and heap. */
+int64_t vrt_loop_check(vrt_event_loop_t *loop);
 
 #endif /* VRT_INTERNAL_H */
