@@ -333,7 +333,9 @@ vrt_event_loop_t vrt_event_loop_new(void);
  * Wait for fd to be readable (register_read) or writable (register_write)
  * on behalf of task_ptr; registering the same fd and direction again
  * replaces the task.  Returns 0; -1 with EINVAL (NULL self or task_ptr, loop
- * cleaned up), EBADF (fd negative, too large or not open), ENOMEM.
+ * cleaned up), EBADF (fd negative, too large, not open, or one of the loop's
+ * own), EPERM (epoll: a file that cannot be polled, such as a regular file),
+ * ENOMEM.
  */
 int64_t vrt_event_loop_register_read(vrt_event_loop_t *self, int64_t fd,
                                      vrt_task_node_t *task_ptr);
@@ -438,8 +440,9 @@ vrt_event_loop_t *vrt_reactor_runtime_get_event_loop(vrt_reactor_runtime_t *self
  * From inside a poll: park the current task, once it returns Pending,
  * until fd is readable (writable).  One-shot: the task is woken once and
  * must wait again for more.  Returns 0; -1 with EINVAL (NULL self, no event
- * loop, not inside a poll of this reactor), EBADF (bad fd), EBUSY (another
- * task already waits on fd in that direction), ENOMEM.
+ * loop, not inside a poll of this reactor), EBADF (bad fd), EPERM (epoll:
+ * an fd that cannot be polled), EBUSY (another task already waits on fd in
+ * that direction), ENOMEM.
  */
 int64_t vrt_reactor_runtime_wait_readable(vrt_reactor_runtime_t *self, int64_t fd);
 int64_t vrt_reactor_runtime_wait_writable(vrt_reactor_runtime_t *self, int64_t fd);

@@ -11,6 +11,9 @@ For every row whose status is "implemented" OUT.c holds:
   - compile-time checks (_Static_assert): each constant's value and type, each
     struct's typedef, each field's offsetof and C type and the table order of
     the fields, each method's and function's exact C signature;
+    a field with "shares_offset_with" (a union member overlaying earlier
+    fields, such as ReactorRuntime.core) is checked to start at that field's
+    offset instead, and is left out of the order check;
   - one Criterion test per row (suite "api_table"), so that the test run
     reports how many rows were checked.
 Rows with status "planned" are validated but generate nothing.
@@ -32,6 +35,9 @@ CONSTANT_KEYS = ["name", "c_name", "value", "c_type", "group", "description",
 STRUCT_KEYS = ["name", "c_name", "c_tag", "description", "origin", "status",
                "fields", "methods"]
 FIELD_KEYS = ["name", "seed_type", "c_type", "description", "origin"]
+# Optional key of a field row: the name of an earlier field of the same struct
+# that this one overlays in a union (both start at the same offset).
+FIELD_OPTIONAL = ["shares_offset_with"]
 METHOD_KEYS = ["name", "c_name", "seed_signature", "c_return", "c_params",
                "error_return", "errors", "description", "origin", "status"]
 FUNCTION_KEYS = ["name", "c_name", "group", "seed_signature", "c_return",
@@ -278,10 +284,19 @@ class Table:
                 self.bad(where, "'fields' must be a non-empty list")
             else:
                 fnames = set()
+                overlays = set()
                 for j, f in enumerate(s["fields"]):
                     w = "%s.fields[%d]%s" % (where, j, label_of(f))
-                    if not self.keys(w, f, FIELD_KEYS):
+                    if not self.keys(w, f, FIELD_KEYS, FIELD_OPTIONAL):
                         continue
+                    if "shares_offset_with" in f:
+                        base = f["shares_offset_with"]
+                        if not isinstance(base, str) or base not in fnames \
+                                or base in overlays:
+                            self.bad(w, "shares_offset_with %r must name an "
+                                     "earlier field of %s that overlays nothing"
+                                     % (base, sname))
+                        overlays.add(f.get("name"))
                     if not isinstance(f["name"], str) or not IDENT.match(f["name"]):
                         self.bad(w, "field name %r is not an identifier" % f["name"])
                     elif f["name"] in fnames:
@@ -457,12 +472,21 @@ def generate(data):
                  % (tag, fname, tag, c_string("%s is a field" % label)))
             emit("_Static_assert(_Generic(((%s *)0)->%s, %s: 1, default: 0), %s);"
                  % (tag, fname, ftype, c_string("%s has type %s" % (label, ftype))))
-            if prev is not None:
+            base = f.get("shares_offset_with")
+            if base is not None:
+                # A union member over earlier fields: same start, and no
+                # place in the order of the others.
+                emit("_Static_assert(offsetof(%s, %s) == offsetof(%s, %s), %s);"
+                     % (tag, fname, tag, base,
+                        c_string("%s shares its offset with %s.%s (a union)"
+                                 % (label, s["name"], base))))
+            elif prev is not None:
                 emit("_Static_assert(offsetof(%s, %s) < offsetof(%s, %s), %s);"
                      % (tag, prev, tag, fname,
                         c_string("%s.%s comes before %s in the table and in "
                                  "the struct" % (s["name"], prev, fname))))
-            prev = fname
+            if base is None:
+                prev = fname
             emit("Test(api_table, field_%s_%s)" % (s["name"], fname))
             emit("{")
             emit("    size_t end = offsetof(%s, %s) + sizeof(((%s *)0)->%s);"

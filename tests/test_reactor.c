@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <dirent.h>
 
-#include "helpers.h"
+#include "io_helpers.h"
 #include "vrt_internal.h" /* white-box: read a timer's exact deadline */
 
 #define CHECK_R(r)                                                           \
@@ -18,44 +18,12 @@
                      (long long)check_r_);                                   \
     } while (0)
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int64_t cpu_us(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 +
            ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
-}
-
-static int count_fds(void)
-{
-    DIR *d = opendir("/proc/self/fd");
-    cr_assert_not_null(d);
-    int n = 0;
-    while (readdir(d) != NULL)
-        n++;
-    closedir(d);
-    return n;
-}
-
-static void make_pipe(int fds[2])
-{
-    cr_assert_eq(pipe(fds), 0);
-    for (int i = 0; i < 2; i++)
-        cr_assert_eq(fcntl(fds[i], F_SETFL, O_NONBLOCK), 0);
-}
-
-static void make_socketpair(int fds[2])
-{
-    cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
-    for (int i = 0; i < 2; i++)
-        cr_assert_eq(fcntl(fds[i], F_SETFL, O_NONBLOCK), 0);
 }
 
 static vrt_reactor_runtime_t new_reactor(void)
@@ -106,7 +74,7 @@ static vrt_join_handle_t spawn_machine(vrt_reactor_runtime_t *r, machine_t *m)
 
 Test(reactor, new_fields_and_event_loop)
 {
-    int before = count_fds();
+    int before = count_open_fds();
     vrt_reactor_runtime_t r = new_reactor();
     cr_assert_eq(r.task_count, 0);
     cr_assert_eq(r.next_task_id, 0);
@@ -119,7 +87,7 @@ Test(reactor, new_fields_and_event_loop)
     cr_assert_eq(vrt_reactor_runtime_free(&r), 0);
     cr_assert_null(r.event_loop);
     cr_assert_eq(vrt_reactor_runtime_free(&r), 0, "twice is a no-op");
-    cr_assert_eq(count_fds(), before, "no fd left open");
+    cr_assert_eq(count_open_fds(), before, "no fd left open");
     cr_assert_null(vrt_reactor_runtime_get_event_loop(NULL));
     cr_assert_eq(errno, EINVAL);
 }
@@ -325,7 +293,10 @@ Test(reactor, hundred_thousand_sleepers_1_to_1000ms, .timeout = 60)
         vrt_join_handle_release(&h);
     }
     CHECK_R(&r);
+    int64_t t0 = now_ns();
     cr_assert_eq(vrt_reactor_runtime_run(&r), 0);
+    cr_log_info("100000 sleepers (1-1000 ms) done in %lld ms",
+                (long long)((now_ns() - t0) / 1000000));
     CHECK_R(&r);
     cr_assert_eq(wake_count, N);
     for (int i = 1; i < N; i++)
@@ -576,7 +547,10 @@ Test(reactor, ping_pong_100000_round_trips_over_a_socketpair, .timeout = 60)
 #ifdef VRT_WRAP_EPOLL_CTL
     epoll_ctl_calls = 0;
 #endif
+    int64_t t0 = now_ns();
     ping_pong(100000, &r);
+    cr_log_info("ping-pong: 100000 round trips in %lld ms (%s)",
+                (long long)((now_ns() - t0) / 1000000), vrt_event_loop_backend());
 #ifdef VRT_WRAP_EPOLL_CTL
     /* Interest stays registered across waits: a handful of epoll_ctl calls
      * in all, not one per wait. */
@@ -648,6 +622,8 @@ Test(reactor, waiting_one_second_on_a_silent_pipe_costs_under_10ms_cpu)
     int64_t cpu = cpu_us() - cpu0, wall = now_ns() - t0;
     cr_assert_geq(wall, 1000LL * 1000000);
     cr_assert_lt(cpu, 10000, "%lld us of CPU while waiting 1 s", (long long)cpu);
+    cr_log_info("idle reactor: %lld us of CPU over %lld ms", (long long)cpu,
+                (long long)(wall / 1000000));
     cr_assert_eq(reader.polls, 2);
     vrt_reactor_runtime_free(&r);
     close(p[0]);
@@ -821,7 +797,7 @@ static int64_t step_yield_once(machine_t *m)
 
 Test(reactor, free_with_parked_tasks_leaks_nothing)
 {
-    int before = count_fds();
+    int before = count_open_fds();
     vrt_reactor_runtime_t r = new_reactor();
     int p[2];
     make_pipe(p);
@@ -834,7 +810,7 @@ Test(reactor, free_with_parked_tasks_leaks_nothing)
     cr_assert_eq(vrt_reactor_runtime_free(&r), 0);
     close(p[0]);
     close(p[1]);
-    cr_assert_eq(count_fds(), before);
+    cr_assert_eq(count_open_fds(), before);
 }
 
 /* ---- the reactor globals ---- */
@@ -902,9 +878,9 @@ Test(global_reactor, init_get_spawn_run_block_on_and_waits)
 
 Test(global_reactor, shutdown_leaves_no_fd_open)
 {
-    int before = count_fds();
+    int before = count_open_fds();
     cr_assert_not_null(vrt_get_reactor());
-    cr_assert_gt(count_fds(), before);
+    cr_assert_gt(count_open_fds(), before);
     cr_assert_eq(vrt_shutdown(), 0);
-    cr_assert_eq(count_fds(), before);
+    cr_assert_eq(count_open_fds(), before);
 }
