@@ -74,27 +74,59 @@ int64_t vrt_reactor_run(void)
     return r == NULL ? -1 : vrt_reactor_runtime_run(r);
 }
 
+/* The task being polled, if its runtime waits on the global reactor's
+ * loop: a task of the global reactor, or of a task group. */
+static vrt_task_node_t *global_waiter(vrt_reactor_runtime_t **reactor)
+{
+    *reactor = vrt_get_reactor();
+    if (*reactor == NULL)
+        return NULL;
+    vrt_runtime_t *core = vrt_sched_polling();
+    if (core == NULL || core->current_task == NULL ||
+        core->loop != (*reactor)->event_loop) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return core->current_task;
+}
+
 int64_t vrt_wait_readable(int64_t fd)
 {
-    vrt_reactor_runtime_t *r = vrt_get_reactor();
-    return r == NULL ? -1 : vrt_reactor_runtime_wait_readable(r, fd);
+    vrt_reactor_runtime_t *r;
+    vrt_task_node_t *task = global_waiter(&r);
+    return task == NULL ? -1 : vrt_reactor_wait_fd(r, task, fd, VRT_SOURCE_FD_READ);
 }
 
 int64_t vrt_wait_writable(int64_t fd)
 {
-    vrt_reactor_runtime_t *r = vrt_get_reactor();
-    return r == NULL ? -1 : vrt_reactor_runtime_wait_writable(r, fd);
+    vrt_reactor_runtime_t *r;
+    vrt_task_node_t *task = global_waiter(&r);
+    return task == NULL ? -1 : vrt_reactor_wait_fd(r, task, fd, VRT_SOURCE_FD_WRITE);
 }
 
 int64_t vrt_sleep_ms(int64_t delay_ms)
 {
-    vrt_reactor_runtime_t *r = vrt_get_reactor();
-    return r == NULL ? -1 : vrt_reactor_runtime_sleep_ms(r, delay_ms);
+    vrt_reactor_runtime_t *r;
+    vrt_task_node_t *task = global_waiter(&r);
+    return task == NULL ? -1 : vrt_reactor_sleep(r, task, delay_ms);
+}
+
+vrt_task_group_t vrt_task_group(void)
+{
+    return vrt_task_group_new();
+}
+
+vrt_scoped_task_t vrt_scoped_task(void)
+{
+    return vrt_scoped_task_new();
 }
 
 int64_t vrt_shutdown(void)
 {
-    if (global_runtime.running != 0 || global_reactor.core.running != 0) {
+    /* Not from inside any poll: a task group's tasks may be parked on the
+     * global loop even when the global reactor itself is not running. */
+    if (vrt_sched_polling() != NULL || global_runtime.running != 0 ||
+        global_reactor.core.running != 0) {
         errno = EBUSY;
         return -1;
     }

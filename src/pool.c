@@ -73,8 +73,9 @@ static void node_make_free(vrt_task_node_t *node, vrt_runtime_t *owner,
 */
 static int64_t pool_grow(vrt_runtime_t *rt)
 {
+    /* The allocator the runtime captured (or was given at creation). */
     const vrt_allocator_t *source =
-        rt->slab_count > 0 ? &rt->allocator : &default_allocator;
+        rt->allocator.alloc != NULL ? &rt->allocator : &default_allocator;
     struct vrt_slab *slab = source->alloc(source->ctx, sizeof *slab);
     if (slab == NULL) {
         errno = ENOMEM;

@@ -13,20 +13,10 @@
 
 #define FIRST_TIMER_ID 1000
 
-static vrt_reactor_runtime_t *reactor_of(vrt_runtime_t *rt)
-{
-    /* core is the first member of the reactor's leading union. */
-    return (vrt_reactor_runtime_t *)(void *)rt;
-}
-
-static void reactor_drop_waits(vrt_runtime_t *rt, vrt_task_node_t *node)
-{
-    vrt_loop_drop_waits(reactor_of(rt)->event_loop, node);
-}
-
 static int reactor_usable(const vrt_reactor_runtime_t *self)
 {
-    if (self == NULL || self->event_loop == NULL) {
+    /* A loop the user cleaned up by hand has no state left: refuse. */
+    if (self == NULL || self->event_loop == NULL || self->event_loop->state == NULL) {
         errno = EINVAL;
         return 0;
     }
@@ -52,7 +42,10 @@ vrt_reactor_runtime_t vrt_reactor_runtime_new(void)
         return r;
     }
     r.event_loop = loop;
-    r.core.drop_waits = reactor_drop_waits;
+    r.core.loop = loop;
+    /* The loop object is given back through the core's allocator, so the
+     * core takes the same one for its slabs. */
+    r.core.allocator = *a;
     return r;
 }
 
@@ -88,28 +81,18 @@ static vrt_task_node_t *waiting_task(vrt_reactor_runtime_t *self)
     return self->core.current_task;
 }
 
-static int64_t wait_fd(vrt_reactor_runtime_t *self, int64_t fd, int64_t type)
+int64_t vrt_reactor_wait_fd(vrt_reactor_runtime_t *self, vrt_task_node_t *task,
+                            int64_t fd, int64_t type)
 {
-    vrt_task_node_t *task = waiting_task(self);
-    if (task == NULL)
+    if (!reactor_usable(self))
         return -1;
     return vrt_loop_arm_fd(self->event_loop, fd, type, task);
 }
 
-int64_t vrt_reactor_runtime_wait_readable(vrt_reactor_runtime_t *self, int64_t fd)
+int64_t vrt_reactor_sleep(vrt_reactor_runtime_t *self, vrt_task_node_t *task,
+                          int64_t delay_ms)
 {
-    return wait_fd(self, fd, VRT_SOURCE_FD_READ);
-}
-
-int64_t vrt_reactor_runtime_wait_writable(vrt_reactor_runtime_t *self, int64_t fd)
-{
-    return wait_fd(self, fd, VRT_SOURCE_FD_WRITE);
-}
-
-int64_t vrt_reactor_runtime_sleep_ms(vrt_reactor_runtime_t *self, int64_t delay_ms)
-{
-    vrt_task_node_t *task = waiting_task(self);
-    if (task == NULL)
+    if (!reactor_usable(self))
         return -1;
     if (delay_ms < 0) {
         errno = EINVAL;
@@ -122,36 +105,54 @@ int64_t vrt_reactor_runtime_sleep_ms(vrt_reactor_runtime_t *self, int64_t delay_
     return id;
 }
 
-/* Makes the tasks of the last poll's events runnable (one-shot: their
- * other waits go). */
-static void dispatch(vrt_reactor_runtime_t *self, int64_t count)
+int64_t vrt_reactor_runtime_wait_readable(vrt_reactor_runtime_t *self, int64_t fd)
+{
+    vrt_task_node_t *task = waiting_task(self);
+    return task == NULL ? -1 : vrt_reactor_wait_fd(self, task, fd, VRT_SOURCE_FD_READ);
+}
+
+int64_t vrt_reactor_runtime_wait_writable(vrt_reactor_runtime_t *self, int64_t fd)
+{
+    vrt_task_node_t *task = waiting_task(self);
+    return task == NULL ? -1 : vrt_reactor_wait_fd(self, task, fd, VRT_SOURCE_FD_WRITE);
+}
+
+int64_t vrt_reactor_runtime_sleep_ms(vrt_reactor_runtime_t *self, int64_t delay_ms)
+{
+    vrt_task_node_t *task = waiting_task(self);
+    return task == NULL ? -1 : vrt_reactor_sleep(self, task, delay_ms);
+}
+
+/* Makes the tasks of the last poll's events runnable, each in the runtime
+ * that owns it (a reactor, or a task group sharing the loop); one-shot:
+ * their other waits go. */
+static void dispatch(vrt_event_loop_t *loop, int64_t count)
 {
     for (int64_t i = 0; i < count; i++) {
-        vrt_task_node_t *task = vrt_loop_event_task(self->event_loop, i);
-        if (task == NULL || task->owner != &self->core ||
+        vrt_task_node_t *task = vrt_loop_event_task(loop, i);
+        if (task == NULL || task->owner == NULL || task->owner->loop != loop ||
             (task->flags & VRT_NODE_PARKED) == 0)
             continue;
-        vrt_loop_drop_waits(self->event_loop, task);
-        vrt_sched_wake(&self->core, task);
+        vrt_loop_drop_waits(loop, task);
+        vrt_sched_wake(task->owner, task);
     }
 }
 
-enum future_state { NO_FUTURE, FUTURE_RUNNABLE, FUTURE_PARKED };
-
-/* One turn: a sweep over the runnable tasks, then the kernel, blocking
- * only when nothing is runnable and something waits for an event. */
-static int64_t reactor_turn(vrt_reactor_runtime_t *self, enum future_state future)
+int64_t vrt_loop_turn(vrt_runtime_t *core, vrt_event_loop_t *loop,
+                      enum vrt_future_state future)
 {
-    if (self->core.head != NULL)
-        vrt_sched_sweep(&self->core);
-    int runnable = self->core.head != NULL || future == FUTURE_RUNNABLE;
-    int waiting = self->core.parked_count > 0 || future == FUTURE_PARKED;
+    if (core->head != NULL)
+        vrt_sched_sweep(core);
+    int runnable = core->head != NULL || future == VRT_FUTURE_RUNNABLE;
+    int waiting = core->parked_count > 0 || future == VRT_FUTURE_PARKED;
     if (!runnable && !waiting)
         return 0; /* everything finished in this sweep */
-    int64_t count = vrt_event_loop_poll_events(self->event_loop, runnable ? 0 : -1);
+    if (loop == NULL)
+        return 0; /* nothing can be parked without a loop: only yields */
+    int64_t count = vrt_event_loop_poll_events(loop, runnable ? 0 : -1);
     if (count < 0)
         return -1;
-    dispatch(self, count);
+    dispatch(loop, count);
     return 0;
 }
 
@@ -161,7 +162,7 @@ int64_t vrt_reactor_runtime_run(vrt_reactor_runtime_t *self)
         return -1;
     int64_t rc = 0;
     while (rc == 0 && self->core.task_count > 0)
-        rc = reactor_turn(self, NO_FUTURE);
+        rc = vrt_loop_turn(&self->core, self->event_loop, VRT_NO_FUTURE);
     self->core.running = 0;
     return rc;
 }
@@ -183,8 +184,9 @@ int64_t vrt_reactor_runtime_block_on(vrt_reactor_runtime_t *self,
     while (!vrt_poll_is_ready(packed)) {
         if ((future.flags & VRT_NODE_WAITING) != 0)
             vrt_sched_park(&self->core, &future);
-        rc = reactor_turn(self, (future.flags & VRT_NODE_PARKED) != 0 ? FUTURE_PARKED
-                                                                 : FUTURE_RUNNABLE);
+        rc = vrt_loop_turn(&self->core, self->event_loop,
+                           (future.flags & VRT_NODE_PARKED) != 0 ? VRT_FUTURE_PARKED
+                                                                 : VRT_FUTURE_RUNNABLE);
         if (rc != 0)
             break;
         if ((future.flags & VRT_NODE_PARKED) == 0)
@@ -207,9 +209,8 @@ int64_t vrt_reactor_runtime_free(vrt_reactor_runtime_t *self)
         return vrt_runtime_free(&self->core);
     if (vrt_sched_idle(&self->core) != 0)
         return -1;
-    vrt_allocator_t a = self->event_loop->state->allocator;
-    vrt_event_loop_cleanup(self->event_loop);
-    a.release(a.ctx, self->event_loop);
+    vrt_event_loop_cleanup(self->event_loop); /* a no-op if done by hand */
+    self->core.allocator.release(self->core.allocator.ctx, self->event_loop);
     self->event_loop = NULL;
     vrt_runtime_free(&self->core);
     self->next_timer_id = FIRST_TIMER_ID;

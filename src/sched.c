@@ -44,8 +44,8 @@ void vrt_sched_finish(vrt_runtime_t *rt, vrt_task_node_t *node,
 {
     if ((node->flags & VRT_NODE_QUEUED) != 0)
         vrt_sched_unlink(rt, node);
-    if (node->waits != NULL && rt->drop_waits != NULL)
-        rt->drop_waits(rt, node);
+    if (node->waits != NULL)
+        vrt_loop_drop_waits(rt->loop, node);
     if ((node->flags & VRT_NODE_PARKED) != 0) {
         node->flags &= ~VRT_NODE_PARKED;
         rt->parked_count--;
@@ -58,12 +58,25 @@ void vrt_sched_finish(vrt_runtime_t *rt, vrt_task_node_t *node,
         vrt_pool_put(rt, node);
 }
 
+/* The runtime whose poll is innermost on this thread's stack: the global
+ * wait functions serve whichever task is being polled, in a reactor or in a
+ * task group. */
+static _Thread_local vrt_runtime_t *innermost_polling;
+
+vrt_runtime_t *vrt_sched_polling(void)
+{
+    return innermost_polling;
+}
+
 int64_t vrt_sched_poll(vrt_runtime_t *rt, vrt_task_node_t *node)
 {
+    vrt_runtime_t *outer = innermost_polling;
+    innermost_polling = rt;
     rt->current_task = node;
     node->status = VRT_TASK_RUNNING;
     int64_t packed = node->poll_fn(node->future_ptr);
     rt->current_task = NULL;
+    innermost_polling = outer;
     return packed;
 }
 

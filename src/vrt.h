@@ -169,8 +169,7 @@ struct vrt_runtime {
     int64_t slab_count;
     vrt_allocator_t allocator;     /* captured at the first allocation */
     int64_t parked_count;          /* live tasks out of the queue, waiting */
-    /* drops a finishing task's waits; set by the reactor, NULL otherwise */
-    void (*drop_waits)(vrt_runtime_t *rt, vrt_task_node_t *node);
+    vrt_event_loop_t *loop;        /* the loop its tasks wait on, or NULL */
 };
 
 /* ---- TaskNode ------------------------------------------------------------ */
@@ -480,6 +479,139 @@ int64_t vrt_reactor_runtime_free(vrt_reactor_runtime_t *self);
  * tasks, waits); 0 or a negative VRT_CHECK_* code. */
 int64_t vrt_reactor_runtime_check(vrt_reactor_runtime_t *self);
 
+/* ---- TaskGroup and ScopedTask ------------------------------------------- */
+
+typedef struct vrt_task_entry vrt_task_entry_t;
+typedef struct vrt_task_group vrt_task_group_t;
+typedef struct vrt_scoped_task vrt_scoped_task_t;
+
+/* One task of a group, in spawn order.  Owned by the group. */
+struct vrt_task_entry {
+    int64_t index;            /* 0-based, as spawn returned it */
+    int64_t status;           /* VRT_TASK_*; PENDING until started */
+    int64_t has_error;        /* 1 if it returned a value below 0 */
+    int64_t started;          /* 1 once handed to the scheduler */
+    vrt_task_entry_t *next;
+    vrt_task_group_t *group;
+    int64_t future_ptr;
+    vrt_poll_fn poll_fn;
+    vrt_join_handle_t handle; /* its task while started and unfinished */
+};
+
+/*
+ * Structured concurrency: run returns only when every task of the group has
+ * finished or been cancelled.  The zero value with cancel_on_error 1 is a
+ * new group (vrt_task_group_new).  Its tasks run on a scheduler core of
+ * their own and may wait on the global reactor (vrt_wait_readable,
+ * vrt_wait_writable, vrt_sleep_ms): they are parked, not spun.  Do not copy
+ * a group after its first spawn.
+ */
+struct vrt_task_group {
+    const char *name;
+    vrt_task_entry_t *head;
+    vrt_task_entry_t *tail;
+    int64_t task_count;          /* spawned since new or cleanup */
+    int64_t completed_count;     /* finished plus cancelled */
+    int64_t cancelled;
+    int64_t cancel_on_error;
+    int64_t *results;            /* results[i]: task i's value, else 0 */
+    int64_t max_concurrency;     /* 0: unlimited */
+    /* extensions */
+    vrt_task_entry_t **entries;  /* entries[i], for O(1) access */
+    int64_t capacity;            /* of entries and results */
+    vrt_task_entry_t *next_start;/* first entry not yet started */
+    int64_t started_live;        /* started and unfinished */
+    int64_t erred;               /* 1 once a task returned a value < 0 */
+    vrt_runtime_t *core;         /* the scheduler core its tasks run on */
+    vrt_allocator_t allocator;   /* captured at the first allocation */
+};
+
+/* Runs a group and always cleans it up (Trio's nursery, libdill's bundle). */
+struct vrt_scoped_task {
+    vrt_task_group_t *group;     /* owned; NULL once run_and_cleanup ran */
+};
+
+/* A new group: no name, cancel_on_error 1, max_concurrency 0.  Never fails. */
+vrt_task_group_t vrt_task_group_new(void);
+
+/* A new group with a name (the pointer is stored, not copied; NULL is
+ * allowed).  Also the global task_group_named.  Never fails. */
+vrt_task_group_t vrt_task_group_named(const char *name_ptr);
+
+/* Whether the first task error cancels the rest (any nonzero: 1).  Returns
+ * 0; -1 with EINVAL if self is NULL. */
+int64_t vrt_task_group_set_cancel_on_error(vrt_task_group_t *self, int64_t enabled);
+
+/* At most max started-and-unfinished tasks at a time (0: unlimited).
+ * Returns 0; -1 with EINVAL (NULL self, max < 0). */
+int64_t vrt_task_group_set_max_concurrency(vrt_task_group_t *self, int64_t max);
+
+/*
+ * Adds a task; it starts at the group's next run turn (in spawn order, as
+ * max_concurrency allows).  Allowed from inside a group task.  Returns the
+ * task's 0-based index; -1 with EINVAL (NULL self or poll_fn), ECANCELED
+ * (group cancelled), EAGAIN (VRT_MAX_TASKS unfinished tasks), ENOMEM.
+ */
+int64_t vrt_task_group_spawn(vrt_task_group_t *self, int64_t future_ptr,
+                             vrt_poll_fn poll_fn);
+
+/*
+ * Runs the group's tasks until every one has finished or been cancelled.
+ * A Ready value below 0 is an error; with cancel_on_error the first error
+ * cancels every unfinished task at once.  Returns 1 if a task erred or the
+ * group was cancelled, else 0; -1 with EINVAL (NULL self), EBUSY (already
+ * running), ENOMEM, or the kernel's errno from the global reactor's loop
+ * (the group then stays as it was, to run again or clean up).
+ */
+int64_t vrt_task_group_run(vrt_task_group_t *self);
+
+/* Marks the group cancelled (later spawns: ECANCELED) and cancels every
+ * unfinished task: status CANCELLED, never polled again.  Returns how many
+ * it cancelled; -1 with EINVAL if self is NULL. */
+int64_t vrt_task_group_cancel(vrt_task_group_t *self);
+
+/* Cancels every unfinished task without marking the group.  Returns how
+ * many; -1 with EINVAL if self is NULL. */
+int64_t vrt_task_group_cancel_remaining(vrt_task_group_t *self);
+
+/* Counts and flags; -1 with EINVAL if self is NULL.  completed counts
+ * finished plus cancelled tasks; is_done is completed == total. */
+int64_t vrt_task_group_completed(vrt_task_group_t *self);
+int64_t vrt_task_group_total(vrt_task_group_t *self);
+int64_t vrt_task_group_is_done(vrt_task_group_t *self);
+int64_t vrt_task_group_is_cancelled(vrt_task_group_t *self);
+
+/* Task index's value (0 until it completes, 0 if cancelled) and whether it
+ * erred.  O(1).  0 with EINVAL (NULL self) or ERANGE (index out of range). */
+int64_t vrt_task_group_result(vrt_task_group_t *self, int64_t index);
+int64_t vrt_task_group_has_error(vrt_task_group_t *self, int64_t index);
+
+/* Task index's status (VRT_TASK_*).  O(1).  -1 with EINVAL (NULL self) or
+ * ERANGE (index out of range). */
+int64_t vrt_task_group_task_status(vrt_task_group_t *self, int64_t index);
+
+/*
+ * Cancels what is unfinished and frees every entry; afterwards total and
+ * completed are 0 and the group can be used again (name, cancel_on_error
+ * and max_concurrency are kept, cancelled is cleared).  Twice is a no-op.
+ * Returns 0; -1 with EINVAL (NULL self) or EBUSY (while it runs).
+ */
+int64_t vrt_task_group_cleanup(vrt_task_group_t *self);
+
+/* A scoped task owning a new group; group is NULL with ENOMEM if it
+ * cannot be allocated. */
+vrt_scoped_task_t vrt_scoped_task_new(void);
+
+/* vrt_task_group_spawn on its group; also EINVAL once run_and_cleanup ran
+ * (or when new failed). */
+int64_t vrt_scoped_task_spawn(vrt_scoped_task_t *self, int64_t future_ptr,
+                              vrt_poll_fn poll_fn);
+
+/* Runs the group, then cleans it up and frees it whatever happened, and
+ * returns the run's result (0, 1, or -1 with its errno).  Any later call on
+ * self fails with EINVAL. */
+int64_t vrt_scoped_task_run_and_cleanup(vrt_scoped_task_t *self);
+
 /* ---- Allocation ---------------------------------------------------------- */
 
 /*
@@ -530,6 +662,13 @@ int64_t vrt_reactor_run(void);
 int64_t vrt_wait_readable(int64_t fd);
 int64_t vrt_wait_writable(int64_t fd);
 int64_t vrt_sleep_ms(int64_t delay_ms);
+
+/* vrt_task_group_new; never fails.  (task_group_named is
+ * vrt_task_group_named itself.) */
+vrt_task_group_t vrt_task_group(void);
+
+/* vrt_scoped_task_new; same errors. */
+vrt_scoped_task_t vrt_scoped_task(void);
 
 /*
  * extension: free the global instances so that the next vrt_get_* starts

@@ -126,6 +126,10 @@ int64_t vrt_sched_poll(vrt_runtime_t *rt, vrt_task_node_t *node);
 void vrt_sched_settle(vrt_runtime_t *rt, vrt_task_node_t *node,
                       int64_t packed);
 
+/* The runtime whose task is being polled innermost on this thread, or
+ * NULL outside any poll. */
+vrt_runtime_t *vrt_sched_polling(void);
+
 /* One pass over the queue in order, including tasks appended during it. */
 void vrt_sched_sweep(vrt_runtime_t *rt);
 
@@ -233,6 +237,27 @@ int64_t vrt_loop_next_timeout(vrt_event_loop_t *loop);
 
 /* The task of the index-th event of the last poll (NULL for the waker). */
 vrt_task_node_t *vrt_loop_event_task(vrt_event_loop_t *loop, int64_t index);
+
+/* ---- loop-driven cores (reactor.c) ---- */
+
+enum vrt_future_state { VRT_NO_FUTURE, VRT_FUTURE_RUNNABLE, VRT_FUTURE_PARKED };
+
+/*
+ * One turn of a core whose tasks wait on loop: a sweep over the runnable
+ * tasks, then the kernel, without blocking while anything (or a block_on
+ * future) is runnable, else until the next event or deadline; events wake
+ * their tasks in whichever runtime owns them.  0, or -1 with the loop's
+ * errno.
+ */
+int64_t vrt_loop_turn(vrt_runtime_t *core, vrt_event_loop_t *loop,
+                      enum vrt_future_state future);
+
+/* The reactor's waits for a given task (the methods use current_task; the
+ * globals use whichever task is being polled, in a reactor or a group). */
+int64_t vrt_reactor_wait_fd(vrt_reactor_runtime_t *self, vrt_task_node_t *task,
+                            int64_t fd, int64_t type);
+int64_t vrt_reactor_sleep(vrt_reactor_runtime_t *self, vrt_task_node_t *task,
+                          int64_t delay_ms);
 
 /* Returns 0 when the loop's tables agree with its source list and heap. */
 int64_t vrt_loop_check(vrt_event_loop_t *loop);

@@ -884,3 +884,20 @@ Test(global_reactor, shutdown_leaves_no_fd_open)
     cr_assert_eq(vrt_shutdown(), 0);
     cr_assert_eq(count_open_fds(), before);
 }
+
+Test(reactor, loop_cleaned_up_by_hand_is_refused_not_crashed)
+{
+    int before = count_open_fds();
+    vrt_reactor_runtime_t r = new_reactor();
+    machine_t m = {.step = step_sleep_long};
+    spawn_machine(&r, &m);
+    cr_assert_eq(vrt_event_loop_cleanup(vrt_reactor_runtime_get_event_loop(&r)), 0);
+    ASSERT_FAILS(vrt_reactor_runtime_run(&r), EINVAL);
+    ASSERT_FAILS(vrt_reactor_runtime_block_on(&r, 0, machine_poll), EINVAL);
+    errno = 0;
+    vrt_join_handle_t h = vrt_reactor_runtime_spawn(&r, 0, machine_poll);
+    ASSERT_INVALID_HANDLE(h, EINVAL);
+    cr_assert_eq(m.polls, 0);
+    cr_assert_eq(vrt_reactor_runtime_free(&r), 0);
+    cr_assert_eq(count_open_fds(), before);
+}
