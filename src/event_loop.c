@@ -667,14 +667,6 @@ static void take_expired_timers(vrt_event_loop_t *loop, int64_t now)
     }
 }
 
-int64_t vrt_loop_next_timeout(vrt_event_loop_t *loop)
-{
-    struct vrt_loop_state *st = loop->state;
-    if (st->heap_len == 0)
-        return -1;
-    return ms_until(st->heap[0]->deadline_ns, vrt_clock_ns());
-}
-
 int64_t vrt_event_loop_poll_events(vrt_event_loop_t *self, int64_t timeout_ms)
 {
     if (!loop_usable(self))

@@ -232,9 +232,6 @@ int64_t vrt_loop_arm_timer(vrt_event_loop_t *loop, int64_t timer_id,
  * (dropped lazily if it fires for nobody). */
 void vrt_loop_drop_waits(vrt_event_loop_t *loop, vrt_task_node_t *task);
 
-/* Milliseconds until the nearest timer, rounded up; -1 if there is none. */
-int64_t vrt_loop_next_timeout(vrt_event_loop_t *loop);
-
 /* The task of the index-th event of the last poll (NULL for the waker). */
 vrt_task_node_t *vrt_loop_event_task(vrt_event_loop_t *loop, int64_t index);
 
