@@ -121,12 +121,25 @@ vrt_scoped_task_t vrt_scoped_task(void)
     return vrt_scoped_task_new();
 }
 
+/* 1 if a task that is not the global reactor's (a task group's) still
+ * waits on the global loop: freeing the loop would leave it dangling. */
+static int foreign_waiters(void)
+{
+    vrt_event_loop_t *loop = global_reactor.event_loop;
+    if (loop == NULL || loop->state == NULL)
+        return 0;
+    for (vrt_event_source_t *src = loop->sources_head; src != NULL; src = src->next)
+        if (src->task != NULL && src->task->owner != &global_reactor.core)
+            return 1;
+    return 0;
+}
+
 int64_t vrt_shutdown(void)
 {
     /* Not from inside any poll: a task group's tasks may be parked on the
      * global loop even when the global reactor itself is not running. */
     if (vrt_sched_polling() != NULL || global_runtime.running != 0 ||
-        global_reactor.core.running != 0) {
+        global_reactor.core.running != 0 || foreign_waiters()) {
         errno = EBUSY;
         return -1;
     }

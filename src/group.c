@@ -20,23 +20,22 @@ static const vrt_allocator_t *group_allocator(const vrt_task_group_t *g)
     return g->allocator.alloc != NULL ? &g->allocator : vrt_default_allocator();
 }
 
+/* The allocator is captured by the first spawn that succeeds, so that a
+ * failed one leaves the group exactly as it was. */
 static void *group_alloc(vrt_task_group_t *g, size_t size)
 {
     const vrt_allocator_t *a = group_allocator(g);
     void *block = a->alloc(a->ctx, size);
-    if (block == NULL) {
+    if (block == NULL)
         errno = ENOMEM;
-        return NULL;
-    }
-    if (g->allocator.alloc == NULL)
-        g->allocator = *a;
     return block;
 }
 
 static void group_release(vrt_task_group_t *g, void *block)
 {
+    const vrt_allocator_t *a = group_allocator(g);
     if (block != NULL)
-        g->allocator.release(g->allocator.ctx, block);
+        a->release(a->ctx, block);
 }
 
 /* Room for entry number g->task_count in entries and results.  0, or -1
@@ -68,18 +67,6 @@ static int reserve_entry(vrt_task_group_t *g)
     return 0;
 }
 
-/* The group's scheduler core, made at the first spawn. */
-static int ensure_core(vrt_task_group_t *g)
-{
-    if (g->core != NULL)
-        return 0;
-    vrt_runtime_t *core = group_alloc(g, sizeof *core);
-    if (core == NULL)
-        return -1;
-    *core = vrt_runtime_new();
-    g->core = core;
-    return 0;
-}
 
 /* ---- new and settings ---- */
 
@@ -209,11 +196,26 @@ int64_t vrt_task_group_spawn(vrt_task_group_t *self, int64_t future_ptr,
         errno = EAGAIN;
         return -1;
     }
-    if (reserve_entry(self) != 0 || ensure_core(self) != 0)
-        return -1;
+    /* Everything that can fail comes first, and is undone on failure. */
     vrt_task_entry_t *e = group_alloc(self, sizeof *e);
     if (e == NULL)
         return -1;
+    vrt_runtime_t *new_core = NULL;
+    if (self->core == NULL && (new_core = group_alloc(self, sizeof *new_core)) == NULL) {
+        group_release(self, e);
+        return -1;
+    }
+    if (reserve_entry(self) != 0) {
+        group_release(self, new_core);
+        group_release(self, e);
+        return -1;
+    }
+    if (new_core != NULL) {
+        *new_core = vrt_runtime_new(); /* the core of the group's tasks */
+        self->core = new_core;
+    }
+    if (self->allocator.alloc == NULL)
+        self->allocator = *group_allocator(self);
     memset(e, 0, sizeof *e);
     e->index = self->task_count;
     e->status = VRT_TASK_PENDING;

@@ -488,7 +488,9 @@ typedef struct vrt_scoped_task vrt_scoped_task_t;
 /* One task of a group, in spawn order.  Owned by the group. */
 struct vrt_task_entry {
     int64_t index;            /* 0-based, as spawn returned it */
-    int64_t status;           /* VRT_TASK_*; PENDING until started */
+    int64_t status;           /* PENDING until it finishes, then COMPLETED or
+                                 CANCELLED; task_status reads a started
+                                 task's live status through handle */
     int64_t has_error;        /* 1 if it returned a value below 0 */
     int64_t started;          /* 1 once handed to the scheduler */
     vrt_task_entry_t *next;
@@ -672,7 +674,9 @@ vrt_scoped_task_t vrt_scoped_task(void);
 
 /*
  * extension: free the global instances so that the next vrt_get_* starts
- * clean.  Returns 0; -1 with EBUSY if called from inside one of their polls.
+ * clean.  Returns 0; -1 with EBUSY if called from inside any poll, or while
+ * tasks of a task group still wait on the global reactor (clean the group
+ * up first).
  */
 int64_t vrt_shutdown(void);
 

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include "io_helpers.h"
+#include "vrt_internal.h" /* white-box: a wait armed by hand */
 
 /* A group task scripted like helpers.h's scripts, but counting what the
  * group does: polls, first-poll order, and how many are in flight. */
@@ -625,4 +626,58 @@ Test(scoped_task, every_allocation_failure_is_reported_and_leaks_nothing)
     }
     cr_assert_geq(sites, 5);
     cr_log_info("scoped task: %d allocation failure sites exercised", sites);
+}
+
+/* Spawn with allocation `fail_at` failing, after `prefill` successful
+ * spawns: ENOMEM, and the group exactly as before, nothing leaked. */
+static void spawn_fails_cleanly(int prefill, long fail_at)
+{
+    vrt_allocator_t a = {faulty_alloc, faulty_release, NULL};
+    memset(&faulty, 0, sizeof faulty);
+    cr_assert_eq(vrt_set_allocator(&a), 0);
+    vrt_task_group_t g = vrt_task_group_new();
+    static gtask_t fill[16];
+    for (int i = 0; i < prefill; i++)
+        spawn_g(&g, &fill[i]);
+    long allocs_before = faulty.allocs, releases_before = faulty.releases;
+    faulty.fail_at = faulty.allocs + fail_at;
+    gtask_t t = {.value = 1};
+    vrt_task_group_t before = g;
+    ASSERT_FAILS(vrt_task_group_spawn(&g, gfut(&t), gtask_poll), ENOMEM);
+    cr_assert(faulty.failed, "allocation %ld of the spawn was not reached", fail_at);
+    cr_assert_eq(memcmp(&before, &g, sizeof g), 0,
+                 "spawn %d, allocation %ld failed: the group changed", prefill + 1, fail_at);
+    cr_assert_eq(faulty.allocs - allocs_before, faulty.releases - releases_before,
+                 "spawn %d, allocation %ld failed: leak", prefill + 1, fail_at);
+    cr_assert_eq(vrt_task_group_cleanup(&g), 0);
+    cr_assert_eq(faulty.releases, faulty.allocs);
+    vrt_set_allocator(NULL);
+}
+
+Test(task_group, failed_spawn_leaves_the_group_unchanged)
+{
+    /* first spawn: entry, core, entries array, results array */
+    for (long n = 1; n <= 4; n++)
+        spawn_fails_cleanly(0, n);
+    /* 17th spawn: entry, then the two arrays growing past 16 */
+    for (long n = 1; n <= 3; n++)
+        spawn_fails_cleanly(16, n);
+}
+
+Test(task_group, shutdown_refuses_while_group_tasks_wait_on_the_global_loop)
+{
+    vrt_reactor_runtime_t *r = vrt_get_reactor();
+    cr_assert_not_null(r);
+    /* White-box: a group core's task parked on the global loop, as after a
+     * run that failed in the kernel. */
+    vrt_runtime_t core = vrt_runtime_new();
+    core.loop = r->event_loop;
+    gtask_t t = {.value = 1};
+    vrt_join_handle_t h = vrt_runtime_spawn(&core, gfut(&t), gtask_poll);
+    cr_assert_eq(vrt_loop_arm_timer(r->event_loop, 5000, 10000, h.task_ptr), 0);
+    ASSERT_FAILS(vrt_shutdown(), EBUSY);
+    cr_assert_eq(vrt_join_handle_abort(&h), 1); /* drops its wait */
+    cr_assert_eq(r->event_loop->source_count, 0);
+    cr_assert_eq(vrt_shutdown(), 0);
+    vrt_runtime_free(&core);
 }
