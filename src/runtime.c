@@ -39,7 +39,11 @@ vrt_join_handle_t vrt_runtime_spawn(vrt_runtime_t *self, int64_t future_ptr,
         return invalid_handle;
     }
     if (self->task_count >= vrt_sched_limit(self)) {
+#ifdef VRT_MUTANT_FULL_IS_ENOMEM /* test-only: one wrong errno (make oracle-mutants) */
+        errno = ENOMEM;
+#else
         errno = EAGAIN;
+#endif
         return invalid_handle;
     }
     if (self->next_task_id == INT64_MAX) {

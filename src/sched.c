@@ -119,8 +119,18 @@ int64_t vrt_sched_wake(vrt_runtime_t *rt, vrt_task_node_t *node)
     return 1;
 }
 
+/* VRT_MUTANT_REVERSE_SWEEP is a test-only build (make oracle-mutants): a
+ * wrong sweep order that the oracle and the model comparison must catch. */
 void vrt_sched_sweep(vrt_runtime_t *rt)
 {
+#ifdef VRT_MUTANT_REVERSE_SWEEP
+    for (vrt_task_node_t *last = rt->tail; last != NULL;) {
+        vrt_task_node_t *prev = last->prev;
+        vrt_sched_settle(rt, last, vrt_sched_poll(rt, last));
+        last = prev;
+    }
+    return;
+#endif
     vrt_task_node_t *node = rt->head;
     while (node != NULL) {
         int64_t packed = vrt_sched_poll(rt, node);

@@ -18,6 +18,18 @@ For every row whose status is "implemented" OUT.c holds:
     reports how many rows were checked.
 Rows with status "planned" are validated but generate nothing.
 
+These checks prove that a row exists with the right C shape, not what it
+does.  That is the behavioural suites' job, and each row names its tests:
+a comment "/* rows: NAME, NAME, ... */" right above a Criterion Test(...)
+(or inside its body) tags that test with the rows it really exercises, the
+names spelled as the table spells them: Struct::method, Struct.field,
+Struct, CONSTANT (seed name, no VRT_), and the bare global name (spawn,
+task_group_named, poll_ready).  tests/check_row_tags.py fails the build when
+an implemented constant, struct, method or function has no tagged test, when
+a field is covered neither by its own tag nor by its struct's, and when a
+tag names no row or belongs to no test; its docstring has the full rule.
+tests/gen_api_reference.py renders the same table as spec/API.md.
+
 Python standard library only.
 """
 

@@ -34,6 +34,7 @@ static void use_counter(long fail_at)
     cr_assert_eq(vrt_set_allocator(&a), 0);
 }
 
+/* rows: set_allocator, Allocator */
 Test(alloc, set_allocator_rejects_null_functions)
 {
     vrt_allocator_t no_alloc = {NULL, counting_release, NULL};
@@ -43,6 +44,7 @@ Test(alloc, set_allocator_rejects_null_functions)
     cr_assert_eq(vrt_set_allocator(NULL), 0);
 }
 
+/* rows: set_allocator, Runtime::spawn */
 Test(alloc, first_spawn_failure_is_enomem_and_unchanged)
 {
     use_counter(1);
@@ -58,6 +60,7 @@ Test(alloc, first_spawn_failure_is_enomem_and_unchanged)
     vrt_set_allocator(NULL);
 }
 
+/* rows: set_allocator, Runtime::spawn, Runtime::free */
 Test(alloc, failure_when_the_pool_grows_is_enomem_and_unchanged)
 {
     use_counter(2);
@@ -84,6 +87,7 @@ Test(alloc, failure_when_the_pool_grows_is_enomem_and_unchanged)
     vrt_set_allocator(NULL);
 }
 
+/* rows: set_allocator, Allocator, Runtime::free */
 Test(alloc, every_allocation_is_given_back)
 {
     use_counter(0);
@@ -101,6 +105,7 @@ Test(alloc, every_allocation_is_given_back)
     vrt_set_allocator(NULL);
 }
 
+/* rows: set_allocator, Allocator, Runtime.allocator */
 Test(alloc, runtime_keeps_the_allocator_it_captured)
 {
     use_counter(0);
@@ -113,6 +118,7 @@ Test(alloc, runtime_keeps_the_allocator_it_captured)
     cr_assert_eq(counter.releases, 1, "freed through the allocator that gave it");
 }
 
+/* rows: set_allocator, JoinHandle::release */
 Test(alloc, warm_runtime_allocates_nothing)
 {
     use_counter(0);

@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -148,6 +149,7 @@ TestSuite(event_loop, .init = init_tasks, .timeout = 20);
 
 /* ---- new and cleanup ---------------------------------------------------- */
 
+/* rows: EventLoop::new, EventLoop, EventLoop::cleanup */
 Test(event_loop, new_sets_fields)
 {
     vrt_event_loop_t l = new_loop();
@@ -164,6 +166,7 @@ Test(event_loop, new_sets_fields)
     cleanup_ok(&l);
 }
 
+/* rows: EventLoop::new */
 Test(event_loop, new_fds_cloexec_and_waker_nonblocking)
 {
     vrt_event_loop_t l = new_loop();
@@ -181,6 +184,7 @@ Test(event_loop, new_fds_cloexec_and_waker_nonblocking)
     cleanup_ok(&l);
 }
 
+/* rows: EventLoop::cleanup */
 Test(event_loop, cleanup_twice_is_noop_and_null_is_einval)
 {
     vrt_event_loop_t l = new_loop();
@@ -189,6 +193,11 @@ Test(event_loop, cleanup_twice_is_noop_and_null_is_einval)
     ASSERT_FAILS(vrt_event_loop_cleanup(NULL), EINVAL);
 }
 
+/* rows: EventLoop::cleanup, EventLoop::register_read,
+ *       EventLoop::register_write, EventLoop::register_timer,
+ *       EventLoop::deregister, EventLoop::wake, EventLoop::poll_events,
+ *       EventLoop::event_fd, EventLoop::event_filter,
+ *       EventLoop::find_task_for_fd */
 Test(event_loop, every_method_fails_after_cleanup)
 {
     int p[2];
@@ -216,6 +225,7 @@ Test(event_loop, every_method_fails_after_cleanup)
     close_pair(p);
 }
 
+/* rows: EventLoop::new, EventLoop::cleanup */
 Test(event_loop, new_and_cleanup_leak_no_fd)
 {
     int before = open_fds_or_skip();
@@ -229,6 +239,7 @@ Test(event_loop, new_and_cleanup_leak_no_fd)
 }
 
 /* new under EMFILE: fails cleanly whichever of its fds it could not get. */
+/* rows: EventLoop::new */
 Test(event_loop, new_failure_leaks_nothing)
 {
     struct rlimit old;
@@ -282,6 +293,9 @@ Test(event_loop, new_failure_leaks_nothing)
 
 /* ---- register_read / register_write ------------------------------------- */
 
+/* rows: EventLoop::register_read, EventLoop::poll_events,
+ *       EventLoop::event_fd, EventLoop::event_filter,
+ *       EventLoop::find_task_for_fd, EVFILT_READ */
 Test(event_loop, read_event_on_pipe_with_data)
 {
     int p[2];
@@ -299,6 +313,7 @@ Test(event_loop, read_event_on_pipe_with_data)
     close_pair(p);
 }
 
+/* rows: EventLoop::register_write, EventLoop::poll_events, EVFILT_WRITE */
 Test(event_loop, write_event_on_pipe_write_end)
 {
     int p[2];
@@ -313,6 +328,8 @@ Test(event_loop, write_event_on_pipe_write_end)
     close_pair(p);
 }
 
+/* rows: EventLoop::register_read, EventLoop::register_write,
+ *       EventLoop::deregister, EVFILT_READ, EVFILT_WRITE */
 Test(event_loop, socketpair_both_directions_reported)
 {
     int s[2];
@@ -336,6 +353,7 @@ Test(event_loop, socketpair_both_directions_reported)
     close_pair(s);
 }
 
+/* rows: EventLoop::register_read, EventLoop::poll_events */
 Test(event_loop, level_triggered_until_read)
 {
     int p[2];
@@ -354,6 +372,7 @@ Test(event_loop, level_triggered_until_read)
     close_pair(p);
 }
 
+/* rows: EventLoop::register_read, EventLoop::deregister */
 Test(event_loop, level_triggered_until_deregistered)
 {
     int p[2];
@@ -370,6 +389,8 @@ Test(event_loop, level_triggered_until_deregistered)
     close_pair(p);
 }
 
+/* rows: EventLoop::register_read, EventLoop::register_write,
+ *       EventLoop::find_task_for_fd */
 Test(event_loop, register_again_replaces_task)
 {
     int p[2];
@@ -393,6 +414,7 @@ Test(event_loop, register_again_replaces_task)
     close_pair(p);
 }
 
+/* rows: EventLoop::find_task_for_fd */
 Test(event_loop, find_task_prefers_reader)
 {
     int s[2];
@@ -410,6 +432,7 @@ Test(event_loop, find_task_prefers_reader)
     close_pair(s);
 }
 
+/* rows: EventLoop::find_task_for_fd */
 Test(event_loop, find_task_none_and_bad_fd)
 {
     int p[2], q[2];
@@ -437,6 +460,7 @@ Test(event_loop, find_task_none_and_bad_fd)
 
 /* ---- register errors ----------------------------------------------------- */
 
+/* rows: EventLoop::register_read, EventLoop::register_write */
 Test(event_loop, register_null_self_or_task_is_einval)
 {
     int p[2];
@@ -475,6 +499,7 @@ static void assert_register_ebadf(vrt_event_loop_t *l, int64_t fd)
     LOOP_CHECK(l);
 }
 
+/* rows: EventLoop::register_read, EventLoop::register_write */
 Test(event_loop, register_bad_fd_is_ebadf)
 {
     int ok[2], gone[2];
@@ -503,6 +528,7 @@ Test(event_loop, register_bad_fd_is_ebadf)
     close_pair(ok);
 }
 
+/* rows: EventLoop::register_read, EventLoop::register_write */
 Test(event_loop, register_loop_own_fds_is_ebadf)
 {
     vrt_event_loop_t l = new_loop();
@@ -516,6 +542,7 @@ Test(event_loop, register_loop_own_fds_is_ebadf)
 
 /* ---- deregister ---------------------------------------------------------- */
 
+/* rows: EventLoop::deregister, EVFILT_READ */
 Test(event_loop, deregister_read)
 {
     int p[2];
@@ -539,6 +566,7 @@ Test(event_loop, deregister_read)
     close_pair(p);
 }
 
+/* rows: EventLoop::deregister, EVFILT_WRITE */
 Test(event_loop, deregister_write)
 {
     int p[2];
@@ -555,6 +583,7 @@ Test(event_loop, deregister_write)
     close_pair(p);
 }
 
+/* rows: EventLoop::deregister, EventLoop::register_timer, EVFILT_TIMER */
 Test(event_loop, deregister_timer)
 {
     vrt_event_loop_t l = new_loop();
@@ -573,6 +602,7 @@ Test(event_loop, deregister_timer)
     cleanup_ok(&l);
 }
 
+/* rows: EventLoop::deregister */
 Test(event_loop, deregister_unknown_filter_is_einval)
 {
     int p[2];
@@ -590,6 +620,7 @@ Test(event_loop, deregister_unknown_filter_is_einval)
     close_pair(p);
 }
 
+/* rows: EventLoop::deregister */
 Test(event_loop, deregister_fd_out_of_range_returns_0)
 {
     int p[2];
@@ -634,6 +665,7 @@ static int collect_timers(vrt_event_loop_t *l, int want, int64_t *ids,
     return got;
 }
 
+/* rows: EventLoop::register_timer, EventLoop::poll_events, EVFILT_TIMER */
 Test(event_loop, timers_fire_in_deadline_order)
 {
     vrt_event_loop_t l = new_loop();
@@ -662,6 +694,7 @@ Test(event_loop, timers_fire_in_deadline_order)
     cleanup_ok(&l);
 }
 
+/* rows: EventLoop::register_timer */
 Test(event_loop, timers_never_fire_early)
 {
     const int64_t delays[] = {1, 2, 5, 11, 17, 25};
@@ -685,6 +718,7 @@ Test(event_loop, timers_never_fire_early)
     cleanup_ok(&l);
 }
 
+/* rows: EventLoop::register_timer */
 Test(event_loop, timer_zero_delay_is_due_at_once)
 {
     vrt_event_loop_t l = new_loop();
@@ -696,6 +730,7 @@ Test(event_loop, timer_zero_delay_is_due_at_once)
     cleanup_ok(&l);
 }
 
+/* rows: EventLoop::register_timer */
 Test(event_loop, timer_bad_arguments_change_nothing)
 {
     vrt_event_loop_t l = new_loop();
@@ -714,6 +749,7 @@ Test(event_loop, timer_bad_arguments_change_nothing)
     cleanup_ok(&l);
 }
 
+/* rows: EventLoop::register_timer */
 Test(event_loop, timer_same_id_rearms)
 {
     vrt_event_loop_t l = new_loop();
@@ -734,6 +770,7 @@ Test(event_loop, timer_same_id_rearms)
     cleanup_ok(&l);
 }
 
+/* rows: EventLoop::register_timer */
 Test(event_loop, timer_huge_delay_saturates)
 {
     vrt_event_loop_t l = new_loop();
@@ -756,6 +793,7 @@ Test(event_loop, timer_huge_delay_saturates)
     cleanup_ok(&l);
 }
 
+/* rows: EventLoop::poll_events, EventLoop::register_timer */
 Test(event_loop, poll_forever_returns_when_timer_fires)
 {
     vrt_event_loop_t l = new_loop();
@@ -778,6 +816,7 @@ static uint64_t rng_next(uint64_t *s)
     return *s;
 }
 
+/* rows: EventLoop::register_timer, EventLoop::poll_events */
 Test(event_loop, thousand_random_timers_in_order_never_early)
 {
     enum { N = 1000 };
@@ -816,6 +855,8 @@ Test(event_loop, thousand_random_timers_in_order_never_early)
 
 /* Due timers beyond one batch: 64 now, the rest next poll, in arming order
  * (deadlines nondecreasing, ties broken by arming order). */
+/* rows: EventLoop::register_timer, EventLoop::poll_events,
+ *       EventLoop::event_fd, MAX_EVENTS */
 Test(event_loop, due_timers_come_64_per_poll_in_arming_order)
 {
     vrt_event_loop_t l = new_loop();
@@ -841,6 +882,7 @@ Test(event_loop, due_timers_come_64_per_poll_in_arming_order)
  * equal, so: arm with a huge delay (deadlines increase with arming order,
  * so the heap is ordered by arming order), then set every deadline to one
  * past value; the heap stays valid, and a poll must return arming order. */
+/* rows: EventLoop::register_timer, SOURCE_TIMER */
 Test(event_loop, equal_deadlines_fire_in_arming_order)
 {
     enum { N = 20 };
@@ -872,6 +914,7 @@ Test(event_loop, equal_deadlines_fire_in_arming_order)
 
 /* ---- poll_events --------------------------------------------------------- */
 
+/* rows: EventLoop::poll_events */
 Test(event_loop, poll_zero_returns_at_once)
 {
     vrt_event_loop_t l = new_loop();
@@ -882,6 +925,7 @@ Test(event_loop, poll_zero_returns_at_once)
     cleanup_ok(&l);
 }
 
+/* rows: EventLoop::poll_events */
 Test(event_loop, poll_timeout_elapses)
 {
     vrt_event_loop_t l = new_loop();
@@ -893,6 +937,7 @@ Test(event_loop, poll_timeout_elapses)
     cleanup_ok(&l);
 }
 
+/* rows: EventLoop::poll_events */
 Test(event_loop, poll_bad_timeout_is_einval)
 {
     int p[2];
@@ -909,6 +954,8 @@ Test(event_loop, poll_bad_timeout_is_einval)
     close_pair(p);
 }
 
+/* rows: EventLoop::poll_events, EventLoop::event_fd, EventLoop::event_filter,
+ *       MAX_EVENTS */
 Test(event_loop, poll_returns_at_most_max_events)
 {
     enum { N = 100 };
@@ -948,6 +995,7 @@ Test(event_loop, poll_returns_at_most_max_events)
         close_pair(p[i]);
 }
 
+/* rows: EventLoop::event_fd, EventLoop::event_filter, MAX_EVENTS */
 Test(event_loop, event_index_out_of_range_is_erange)
 {
     int p[2];
@@ -991,6 +1039,7 @@ static void *wake_later(void *p)
     return NULL;
 }
 
+/* rows: EventLoop::wake, EventLoop::poll_events, WAKER_TOKEN */
 Test(event_loop, wake_from_thread_unblocks_poll)
 {
     vrt_event_loop_t l = new_loop();
@@ -1008,6 +1057,7 @@ Test(event_loop, wake_from_thread_unblocks_poll)
     cleanup_ok(&l);
 }
 
+/* rows: EventLoop::wake, WAKER_TOKEN */
 Test(event_loop, many_wakes_coalesce_into_one_event)
 {
     vrt_event_loop_t l = new_loop();
@@ -1022,6 +1072,7 @@ Test(event_loop, many_wakes_coalesce_into_one_event)
     cleanup_ok(&l);
 }
 
+/* rows: EventLoop::wake, EventLoop::poll_events, WAKER_TOKEN */
 Test(event_loop, wake_before_poll_makes_it_return_at_once)
 {
     vrt_event_loop_t l = new_loop();
@@ -1034,6 +1085,7 @@ Test(event_loop, wake_before_poll_makes_it_return_at_once)
     cleanup_ok(&l);
 }
 
+/* rows: EventLoop::wake */
 Test(event_loop, wake_null_is_einval)
 {
     ASSERT_FAILS(vrt_event_loop_wake(NULL), EINVAL);
@@ -1057,6 +1109,7 @@ static void *wake_storm(void *p)
 
 /* Wakes racing with the loop's drain of the waker must never leave it
  * deaf: after the storm, one more wake must still be seen. */
+/* rows: EventLoop::wake */
 Test(event_loop, wakes_racing_with_drain_are_never_lost)
 {
     vrt_event_loop_t l = new_loop();
@@ -1149,6 +1202,7 @@ static void alarm_off(const struct sigaction *old)
     sigaction(SIGALRM, old, NULL);
 }
 
+/* rows: EventLoop::wake */
 Test(event_loop, wake_from_signal_handler_unblocks_poll)
 {
     vrt_event_loop_t l = new_loop();
@@ -1166,6 +1220,7 @@ Test(event_loop, wake_from_signal_handler_unblocks_poll)
     cleanup_ok(&l);
 }
 
+/* rows: EventLoop::poll_events */
 Test(event_loop, eintr_is_retried_with_the_time_left)
 {
     vrt_event_loop_t l = new_loop();
@@ -1183,6 +1238,7 @@ Test(event_loop, eintr_is_retried_with_the_time_left)
     cleanup_ok(&l);
 }
 
+/* rows: EventLoop::poll_events, EventLoop::cleanup */
 Test(event_loop, reentry_while_polling_is_ebusy)
 {
     vrt_event_loop_t l = new_loop();
@@ -1204,6 +1260,8 @@ Test(event_loop, reentry_while_polling_is_ebusy)
 
 /* ---- fds the user closed ------------------------------------------------- */
 
+/* rows: EventLoop::register_read, EventLoop::poll_events,
+ *       EventLoop::deregister */
 Test(event_loop, closed_fd_reports_nothing)
 {
     int p[2];
@@ -1233,6 +1291,7 @@ static void reuse_number_for_new_pipe(int x, int q[2])
     }
 }
 
+/* rows: EventLoop::register_read, EventLoop::find_task_for_fd */
 Test(event_loop, closed_and_reused_fd_number)
 {
     int p[2], q[2];
@@ -1265,6 +1324,7 @@ Test(event_loop, closed_and_reused_fd_number)
  * other references, so the case cannot arise there, and the emulation in
  * tests/kqueue_emu (over epoll) is not meant to model this epoll quirk.
  */
+/* rows: EventLoop::register_read, EventLoop::poll_events */
 Test(event_loop, stale_event_of_dup_kept_file_is_dropped)
 {
     if (strcmp(vrt_event_loop_backend(), "epoll") != 0)
@@ -1294,6 +1354,8 @@ Test(event_loop, stale_event_of_dup_kept_file_is_dropped)
 
 /* ---- fd accounting -------------------------------------------------------- */
 
+/* rows: EventLoop::cleanup, EventLoop::register_read,
+ *       EventLoop::register_write, EventLoop::register_timer */
 Test(event_loop, no_fd_leak_after_registrations_and_timers)
 {
     int p[2], s[2];
@@ -1323,4 +1385,67 @@ Test(event_loop, no_fd_leak_after_registrations_and_timers)
                  vrt_event_loop_backend());
     close_pair(p);
     close_pair(s);
+}
+
+/* ---- sources and the backend ------------------------------------------------ */
+
+#ifdef VRT_WHITE_BOX
+/* rows: SOURCE_FD_READ, SOURCE_FD_WRITE, SOURCE_TIMER,
+ *       EventLoop::register_read, EventLoop::register_write,
+ *       EventLoop::register_timer, EventLoop::deregister */
+Test(event_loop, each_source_records_its_type)
+{
+    int p[2];
+    make_pipe(p);
+    vrt_event_loop_t l = new_loop();
+    cr_assert_eq(vrt_event_loop_register_read(&l, p[0], &task_a), 0);
+    cr_assert_eq(vrt_event_loop_register_write(&l, p[1], &task_b), 0);
+    cr_assert_eq(vrt_event_loop_register_timer(&l, 77, 100000, &task_a), 0);
+    /* Failed registrations add no source. */
+    ASSERT_FAILS(vrt_event_loop_register_read(&l, -1, &task_b), EBADF);
+    ASSERT_FAILS(vrt_event_loop_register_write(&l, p[1], NULL), EINVAL);
+    ASSERT_FAILS(vrt_event_loop_register_timer(&l, 78, -1, &task_b), EINVAL);
+    cr_assert_eq(l.source_count, 3);
+    const int64_t types[3] = {VRT_SOURCE_FD_READ, VRT_SOURCE_FD_WRITE, VRT_SOURCE_TIMER};
+    const int64_t fds[3] = {p[0], p[1], 77};
+    vrt_task_node_t *const tasks[3] = {&task_a, &task_b, &task_a};
+    int k = 0;
+    for (vrt_event_source_t *s = l.sources_head; s != NULL; s = s->next, k++) {
+        cr_assert_lt(k, 3, "more sources than registrations");
+        cr_assert_eq(s->type, types[k], "source %d: type %lld", k, (long long)s->type);
+        cr_assert_eq(s->fd, fds[k]);
+        cr_assert_eq(s->task, tasks[k]);
+    }
+    cr_assert_eq(k, 3);
+    /* Dropping the read direction leaves the write source first. */
+    cr_assert_eq(vrt_event_loop_deregister(&l, p[0], VRT_EVFILT_READ), 1);
+    cr_assert_eq(l.sources_head->type, VRT_SOURCE_FD_WRITE);
+    cr_assert_eq(l.sources_tail->type, VRT_SOURCE_TIMER);
+    cleanup_ok(&l);
+    close_pair(p);
+}
+#endif
+
+/* rows: event_loop_backend */
+Test(event_loop, backend_names_the_platform_layer)
+{
+    const char *name = vrt_event_loop_backend();
+    cr_assert_not_null(name);
+    cr_assert(strcmp(name, "epoll") == 0 || strcmp(name, "kqueue") == 0,
+              "unknown backend %s", name);
+    cr_assert_eq(vrt_event_loop_backend(), name, "the same string every time");
+#ifndef __linux__
+    cr_assert_str_eq(name, "kqueue", "epoll exists only on Linux");
+#endif
+    /* On epoll the loop's kernel queue is an epoll instance. */
+    vrt_event_loop_t l = new_loop();
+    char path[64], target[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%lld", (long long)l.kq);
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    if (strcmp(name, "epoll") == 0 && n > 0) {
+        target[n] = '\0';
+        cr_assert_str_eq(target, "anon_inode:[eventpoll]");
+    }
+    cleanup_ok(&l);
+    cr_assert_str_eq(vrt_event_loop_backend(), name, "no loop needed");
 }

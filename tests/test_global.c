@@ -2,6 +2,7 @@
  * run_all, and the shutdown extension. */
 #include "helpers.h"
 
+/* rows: runtime_init, get_runtime */
 Test(global, runtime_init_is_idempotent)
 {
     vrt_runtime_t *a = vrt_runtime_init();
@@ -12,6 +13,7 @@ Test(global, runtime_init_is_idempotent)
     CHECK(a);
 }
 
+/* rows: get_runtime, runtime_init */
 Test(global, get_runtime_initialises_lazily)
 {
     vrt_runtime_t *rt = vrt_get_runtime();
@@ -20,6 +22,7 @@ Test(global, get_runtime_initialises_lazily)
     cr_assert_eq(rt, vrt_runtime_init());
 }
 
+/* rows: spawn, run_all, shutdown */
 Test(global, spawn_and_run_all)
 {
     vrt_runtime_t *rt = vrt_get_runtime();
@@ -37,6 +40,7 @@ Test(global, spawn_and_run_all)
     cr_assert_eq(vrt_shutdown(), 0);
 }
 
+/* rows: spawn, block_on */
 Test(global, spawn_errors_delegate)
 {
     errno = 0;
@@ -45,6 +49,7 @@ Test(global, spawn_errors_delegate)
     ASSERT_FAILS(vrt_block_on(0, NULL), EINVAL);
 }
 
+/* rows: block_on, spawn */
 Test(global, block_on_drives_spawned_tasks)
 {
     vrt_runtime_t *rt = vrt_get_runtime();
@@ -63,6 +68,7 @@ static void shutdown_inside(script_t *s)
     CHECK(s->rt);
 }
 
+/* rows: shutdown, run_all, block_on */
 Test(global, shutdown_starts_clean_and_refuses_inside_a_poll)
 {
     vrt_runtime_t *rt = vrt_get_runtime();

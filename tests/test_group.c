@@ -63,6 +63,8 @@ static int64_t spawn_g(vrt_task_group_t *g, gtask_t *t)
     return index;
 }
 
+/* rows: TaskGroup::new, TaskGroup::named, task_group, task_group_named,
+ *       TaskGroup, TaskGroup::is_done, TaskGroup::run */
 Test(task_group, new_and_named_defaults)
 {
     vrt_task_group_t g = vrt_task_group_new();
@@ -86,6 +88,9 @@ Test(task_group, new_and_named_defaults)
     cr_assert_eq(vrt_task_group_run(&g), 0);
 }
 
+/* rows: TaskGroup::spawn, TaskGroup::total, TaskGroup::completed,
+ *       TaskGroup::is_done, TaskGroup::task_status, TaskGroup::cleanup,
+ *       TASK_PENDING */
 Test(task_group, spawn_returns_zero_based_index)
 {
     vrt_task_group_t g = vrt_task_group_new();
@@ -102,6 +107,11 @@ Test(task_group, spawn_returns_zero_based_index)
     cr_assert_eq(vrt_task_group_cleanup(&g), 0);
 }
 
+/* rows: TaskGroup::spawn, TaskGroup::run, TaskGroup::cancel,
+ *       TaskGroup::cancel_remaining, TaskGroup::completed, TaskGroup::total,
+ *       TaskGroup::is_done, TaskGroup::is_cancelled, TaskGroup::cleanup,
+ *       TaskGroup::set_cancel_on_error, TaskGroup::set_max_concurrency,
+ *       TaskGroup::task_status, TaskGroup::result, TaskGroup::has_error */
 Test(task_group, bad_arguments)
 {
     vrt_task_group_t g = vrt_task_group_new();
@@ -134,6 +144,7 @@ Test(task_group, bad_arguments)
     cr_assert_eq(g.cancel_on_error, 0);
 }
 
+/* rows: TaskGroup::result, TaskGroup::has_error, TaskGroup::task_status */
 Test(task_group, index_out_of_range_is_erange)
 {
     vrt_task_group_t g = vrt_task_group_new();
@@ -152,6 +163,9 @@ Test(task_group, index_out_of_range_is_erange)
     vrt_task_group_cleanup(&g);
 }
 
+/* rows: TaskGroup::run, TaskGroup::completed, TaskGroup::is_done,
+ *       TaskGroup::result, TaskGroup::has_error, TaskGroup::task_status,
+ *       TASK_COMPLETED */
 Test(task_group, run_completes_every_task)
 {
     vrt_task_group_t g = vrt_task_group_new();
@@ -173,6 +187,7 @@ Test(task_group, run_completes_every_task)
     cr_assert_eq(vrt_task_group_cleanup(&g), 0);
 }
 
+/* rows: TaskGroup::set_max_concurrency, TaskGroup::run */
 Test(task_group, max_concurrency_two_of_six_in_spawn_order)
 {
     vrt_task_group_t g = vrt_task_group_new();
@@ -200,6 +215,9 @@ static void fail_on_second_poll(gtask_t *t)
         t->pending_left = 0;
 }
 
+/* rows: TaskGroup::run, TaskGroup::has_error, TaskGroup::result,
+ *       TaskGroup::task_status, TaskGroup::completed, TaskGroup::is_done,
+ *       TaskGroup::is_cancelled, TASK_CANCELLED */
 Test(task_group, error_with_cancel_on_error_stops_every_sibling)
 {
     vrt_task_group_t g = vrt_task_group_new();
@@ -232,6 +250,8 @@ Test(task_group, error_with_cancel_on_error_stops_every_sibling)
     vrt_task_group_cleanup(&g);
 }
 
+/* rows: TaskGroup::set_cancel_on_error, TaskGroup::run,
+ *       TaskGroup::has_error */
 Test(task_group, error_with_cancel_on_error_off_runs_everything)
 {
     vrt_task_group_t g = vrt_task_group_new();
@@ -251,6 +271,8 @@ Test(task_group, error_with_cancel_on_error_off_runs_everything)
     vrt_task_group_cleanup(&g);
 }
 
+/* rows: TaskGroup::set_max_concurrency, TaskGroup::run,
+ *       TaskGroup::task_status */
 Test(task_group, errors_with_max_concurrency_cancel_unstarted_too)
 {
     vrt_task_group_t g = vrt_task_group_new();
@@ -265,6 +287,8 @@ Test(task_group, errors_with_max_concurrency_cancel_unstarted_too)
     vrt_task_group_cleanup(&g);
 }
 
+/* rows: TaskGroup::cancel, TaskGroup::is_cancelled, TaskGroup::spawn,
+ *       TaskGroup::cleanup */
 Test(task_group, cancelled_group_refuses_spawn)
 {
     vrt_task_group_t g = vrt_task_group_new();
@@ -285,6 +309,7 @@ Test(task_group, cancelled_group_refuses_spawn)
     vrt_task_group_cleanup(&g);
 }
 
+/* rows: TaskGroup::cancel_remaining, TaskGroup::is_cancelled */
 Test(task_group, cancel_remaining_keeps_the_group_open)
 {
     vrt_task_group_t g = vrt_task_group_new();
@@ -306,6 +331,7 @@ static void cancel_whole_group(gtask_t *t)
         cr_assert_eq(vrt_task_group_cancel(t->group), 3);
 }
 
+/* rows: TaskGroup::cancel */
 Test(task_group, cancel_from_inside_a_task)
 {
     vrt_task_group_t g = vrt_task_group_new();
@@ -334,6 +360,7 @@ static void reenter_group(gtask_t *t)
     }
 }
 
+/* rows: TaskGroup::run, TaskGroup::cleanup, TaskGroup::spawn */
 Test(task_group, reentry_is_ebusy_and_spawn_inside_joins_the_run)
 {
     vrt_task_group_t g = vrt_task_group_new();
@@ -348,6 +375,7 @@ Test(task_group, reentry_is_ebusy_and_spawn_inside_joins_the_run)
     vrt_task_group_cleanup(&g);
 }
 
+/* rows: TaskGroup::spawn, MAX_TASKS */
 Test(task_group, limit_of_unfinished_tasks_is_eagain)
 {
     vrt_task_group_t g = vrt_task_group_new();
@@ -365,6 +393,7 @@ Test(task_group, limit_of_unfinished_tasks_is_eagain)
     vrt_task_group_cleanup(&g);
 }
 
+/* rows: TaskGroup::cleanup, TaskGroup::named */
 Test(task_group, cleanup_is_idempotent_and_keeps_settings)
 {
     vrt_task_group_t g = vrt_task_group_named("n");
@@ -412,6 +441,7 @@ static int64_t cpu_us(void)
            ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
 }
 
+/* rows: TaskGroup::run, sleep_ms */
 Test(task_group, two_hundred_sleeping_tasks_are_parked_not_spun)
 {
     vrt_task_group_t g = vrt_task_group_new();
@@ -463,6 +493,7 @@ static int64_t group_writer(int64_t future_ptr)
     return vrt_poll_ready(0);
 }
 
+/* rows: TaskGroup::run, wait_readable, wait_writable, sleep_ms */
 Test(task_group, tasks_wait_on_pipes_through_the_global_reactor)
 {
     vrt_task_group_t g = vrt_task_group_new();
@@ -484,6 +515,7 @@ static int64_t waits_outside_a_group(int64_t future_ptr)
     return vrt_poll_ready(0);
 }
 
+/* rows: sleep_ms */
 Test(task_group, a_plain_runtime_task_cannot_wait_on_the_reactor)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -493,6 +525,7 @@ Test(task_group, a_plain_runtime_task_cannot_wait_on_the_reactor)
     vrt_shutdown();
 }
 
+/* rows: TaskGroup::cancel, TaskGroup::cleanup */
 Test(task_group, cleanup_of_parked_tasks_drops_their_waits)
 {
     vrt_task_group_t g = vrt_task_group_new();
@@ -510,6 +543,8 @@ Test(task_group, cleanup_of_parked_tasks_drops_their_waits)
 
 /* ---- ScopedTask ---- */
 
+/* rows: scoped_task, ScopedTask, ScopedTask::spawn,
+ *       ScopedTask::run_and_cleanup */
 Test(scoped_task, runs_cleans_up_and_refuses_later_calls)
 {
     vrt_scoped_task_t s = vrt_scoped_task();
@@ -526,6 +561,7 @@ Test(scoped_task, runs_cleans_up_and_refuses_later_calls)
     ASSERT_FAILS(vrt_scoped_task_run_and_cleanup(NULL), EINVAL);
 }
 
+/* rows: ScopedTask::new, ScopedTask::spawn, ScopedTask::run_and_cleanup */
 Test(scoped_task, cleans_up_on_error_too)
 {
     vrt_scoped_task_t s = vrt_scoped_task_new();
@@ -580,6 +616,8 @@ static void faulty_release(void *ctx, void *block)
     free(block);
 }
 
+/* rows: ScopedTask::new, ScopedTask::spawn, ScopedTask::run_and_cleanup,
+ *       set_allocator */
 Test(scoped_task, every_allocation_failure_is_reported_and_leaks_nothing)
 {
     vrt_allocator_t a = {faulty_alloc, faulty_release, NULL};
@@ -654,6 +692,7 @@ static void spawn_fails_cleanly(int prefill, long fail_at)
     vrt_set_allocator(NULL);
 }
 
+/* rows: TaskGroup::spawn, TaskGroup::cleanup, set_allocator */
 Test(task_group, failed_spawn_leaves_the_group_unchanged)
 {
     /* first spawn: entry, core, entries array, results array */
@@ -664,6 +703,7 @@ Test(task_group, failed_spawn_leaves_the_group_unchanged)
         spawn_fails_cleanly(16, n);
 }
 
+/* rows: shutdown, JoinHandle::abort */
 Test(task_group, shutdown_refuses_while_group_tasks_wait_on_the_global_loop)
 {
     vrt_reactor_runtime_t *r = vrt_get_reactor();
@@ -680,4 +720,66 @@ Test(task_group, shutdown_refuses_while_group_tasks_wait_on_the_global_loop)
     cr_assert_eq(r->event_loop->source_count, 0);
     cr_assert_eq(vrt_shutdown(), 0);
     vrt_runtime_free(&core);
+}
+
+/* ---- TaskEntry ---- */
+
+/* Inside a task's poll: its entry is started, its handle names the task. */
+static void probe_own_entry(gtask_t *t)
+{
+    vrt_task_entry_t *e = t->group->entries[t->label];
+    cr_assert_eq(e->index, t->label);
+    cr_assert_eq(e->started, 1);
+    cr_assert_eq(e->status, VRT_TASK_PENDING, "PENDING until it finishes");
+    cr_assert_eq(vrt_join_handle_status(&e->handle), VRT_TASK_RUNNING);
+    cr_assert_eq(vrt_task_group_task_status(t->group, e->index), VRT_TASK_RUNNING);
+}
+
+/* rows: TaskEntry, TaskGroup::spawn, TaskGroup::run, TaskGroup::cancel */
+Test(task_group, entries_record_each_task_in_spawn_order)
+{
+    vrt_task_group_t g = vrt_task_group_new();
+    cr_assert_eq(vrt_task_group_set_cancel_on_error(&g, 0), 0);
+    gtask_t t[3] = {{.label = 0, .pending_left = 1, .value = 4},
+                    {.label = 1, .value = -1},
+                    {.label = 2, .value = 6}};
+    for (int i = 0; i < 3; i++) {
+        t[i].hook = probe_own_entry;
+        cr_assert_eq(spawn_g(&g, &t[i]), i);
+    }
+    vrt_task_entry_t *e = g.head;
+    for (int i = 0; i < 3; i++, e = e->next) {
+        cr_assert_not_null(e, "entry %d missing", i);
+        cr_assert_eq(e->index, i);
+        cr_assert_eq(g.entries[i], e);
+        cr_assert_eq(e->group, &g);
+        cr_assert_eq(e->future_ptr, gfut(&t[i]));
+        cr_assert_eq(e->poll_fn, gtask_poll);
+        cr_assert_eq(e->status, VRT_TASK_PENDING);
+        cr_assert_eq(e->started, 0, "spawn starts nothing");
+        cr_assert_eq(e->has_error, 0);
+        cr_assert_eq(e->handle.task_id, -1);
+        cr_assert_null(e->handle.task_ptr);
+    }
+    cr_assert_null(e, "the entries end at the tail");
+    cr_assert_eq(g.tail, g.entries[2]);
+    cr_assert_eq(vrt_task_group_run(&g), 1, "task 1 erred");
+    for (int i = 0; i < 3; i++) {
+        e = g.entries[i];
+        cr_assert_eq(e->started, 1);
+        cr_assert_eq(e->status, VRT_TASK_COMPLETED);
+        cr_assert_eq(e->has_error, i == 1);
+        cr_assert_eq(vrt_join_handle_is_valid(&e->handle), 0, "released once finished");
+    }
+    /* Cancelled before it started: never started, no handle. */
+    gtask_t late = {.label = 3};
+    cr_assert_eq(spawn_g(&g, &late), 3);
+    cr_assert_eq(vrt_task_group_cancel(&g), 1);
+    e = g.entries[3];
+    cr_assert_eq(e->status, VRT_TASK_CANCELLED);
+    cr_assert_eq(e->started, 0);
+    cr_assert_eq(e->has_error, 0);
+    cr_assert_null(e->handle.task_ptr);
+    cr_assert_eq(late.polls, 0);
+    cr_assert_eq(vrt_task_group_cleanup(&g), 0);
 }

@@ -1,6 +1,7 @@
 /* TaskNode and JoinHandle: accessors, release, stale detection, abort. */
 #include "helpers.h"
 
+/* rows: TaskNode::new, TaskNode, TASK_PENDING */
 Test(task_node, new_sets_fields)
 {
     vrt_task_node_t n = vrt_task_node_new(7, 1234, script_poll);
@@ -12,6 +13,8 @@ Test(task_node, new_sets_fields)
     cr_assert_null(n.next);
 }
 
+/* rows: TaskNode::is_completed, TaskNode::is_pending, TASK_PENDING,
+ *       TASK_RUNNING, TASK_COMPLETED, TASK_CANCELLED */
 Test(task_node, is_completed_and_is_pending)
 {
     vrt_task_node_t n = vrt_task_node_new(0, 0, script_poll);
@@ -27,6 +30,7 @@ Test(task_node, is_completed_and_is_pending)
     ASSERT_FAILS(vrt_task_node_is_completed(NULL), EINVAL);
 }
 
+/* rows: JoinHandle::new, JoinHandle */
 Test(join_handle, new_stores_fields)
 {
     vrt_task_node_t n = vrt_task_node_new(3, 0, script_poll);
@@ -35,6 +39,8 @@ Test(join_handle, new_stores_fields)
     cr_assert_eq(h.task_ptr, &n);
 }
 
+/* rows: JoinHandle::is_valid, JoinHandle::status, JoinHandle::result,
+ *       TASK_PENDING, TASK_COMPLETED */
 Test(join_handle, status_follows_the_task)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -49,6 +55,8 @@ Test(join_handle, status_follows_the_task)
     vrt_runtime_free(&rt);
 }
 
+/* rows: JoinHandle::is_valid, JoinHandle::status, JoinHandle::result,
+ *       JoinHandle::abort, JoinHandle::release */
 Test(join_handle, bad_handles_einval)
 {
     vrt_join_handle_t invalid = {-1, NULL};
@@ -74,6 +82,7 @@ Test(join_handle, bad_handles_einval)
     vrt_runtime_free(&rt);
 }
 
+/* rows: JoinHandle::release, JoinHandle::is_valid, JoinHandle::result */
 Test(join_handle, release_finished_makes_copies_stale)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -92,6 +101,8 @@ Test(join_handle, release_finished_makes_copies_stale)
     vrt_runtime_free(&rt);
 }
 
+/* rows: JoinHandle::is_valid, JoinHandle::status, JoinHandle::abort,
+ *       JoinHandle::release */
 Test(join_handle, reused_node_is_detected_by_id)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -112,6 +123,7 @@ Test(join_handle, reused_node_is_detected_by_id)
     vrt_runtime_free(&rt);
 }
 
+/* rows: JoinHandle::release */
 Test(join_handle, release_live_task_detaches_it)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -129,6 +141,7 @@ Test(join_handle, release_live_task_detaches_it)
     vrt_runtime_free(&rt);
 }
 
+/* rows: JoinHandle::abort, JoinHandle::result, TASK_CANCELLED */
 Test(join_handle, abort_pending_task)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -148,6 +161,7 @@ Test(join_handle, abort_pending_task)
     vrt_runtime_free(&rt);
 }
 
+/* rows: JoinHandle::abort */
 Test(join_handle, abort_frees_the_slot)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -164,6 +178,7 @@ Test(join_handle, abort_frees_the_slot)
     vrt_runtime_free(&rt);
 }
 
+/* rows: JoinHandle::abort */
 Test(join_handle, abort_completed_returns_zero)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -186,6 +201,7 @@ static void abort_self(script_t *s)
     CHECK(s->rt);
 }
 
+/* rows: JoinHandle::abort, TASK_CANCELLED */
 Test(join_handle, abort_self_during_poll)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -214,6 +230,7 @@ static void abort_victim(script_t *s)
     }
 }
 
+/* rows: JoinHandle::abort, JoinHandle::release */
 Test(join_handle, abort_and_release_the_next_task_during_a_sweep)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -238,6 +255,7 @@ static void release_self(script_t *s)
     }
 }
 
+/* rows: JoinHandle::release */
 Test(join_handle, release_self_during_poll)
 {
     vrt_runtime_t rt = vrt_runtime_new();

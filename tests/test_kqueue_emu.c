@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "vrt.h"
 
 /* ---- helpers ---- */
 
@@ -854,4 +855,49 @@ Test(kqueue_backend, hang_up_is_readiness_of_every_watched_direction)
     cr_assert_eq(ready_of(ev, n, TOKEN_A), VRT_IO_READ | VRT_IO_WRITE);
     close(s[0]);
     vrt_backend_close(kq);
+}
+
+/* ---- vrt.h's event constants are kqueue's own ---- */
+
+/* rows: EVFILT_READ, EVFILT_WRITE, EVFILT_TIMER, EV_ADD, EV_DELETE,
+ *       EV_ONESHOT */
+Test(kqueue_emu, vrt_event_constants_are_the_kqueue_values)
+{
+    cr_assert_eq(VRT_EVFILT_READ, EVFILT_READ);
+    cr_assert_eq(VRT_EVFILT_WRITE, EVFILT_WRITE);
+    cr_assert_eq(VRT_EVFILT_TIMER, EVFILT_TIMER);
+    cr_assert_eq(VRT_EV_ADD, EV_ADD);
+    cr_assert_eq(VRT_EV_DELETE, EV_DELETE);
+    cr_assert_eq(VRT_EV_ONESHOT, EV_ONESHOT);
+    /* ... and they work as such in kevent calls. */
+    int kq = new_kq(), p[2];
+    make_pipe(p);
+    put(p[1]);
+    struct kevent ev[4];
+    cr_assert_eq(change(kq, p[0], (int)VRT_EVFILT_READ,
+                        (int)(VRT_EV_ADD | VRT_EV_ONESHOT), tag(3)), 0);
+    cr_assert_eq(poll_ms(kq, ev, 4, 0), 1);
+    cr_assert_eq(ev[0].filter, VRT_EVFILT_READ);
+    cr_assert_eq(poll_ms(kq, ev, 4, 0), 0, "one-shot: reported once");
+    cr_assert_eq(change(kq, p[1], (int)VRT_EVFILT_WRITE, (int)VRT_EV_ADD, tag(4)), 0);
+    cr_assert_eq(poll_ms(kq, ev, 4, 0), 1);
+    cr_assert_eq(ev[0].filter, VRT_EVFILT_WRITE);
+    cr_assert_eq(change(kq, p[1], (int)VRT_EVFILT_WRITE, (int)VRT_EV_DELETE, NULL), 0);
+    cr_assert_eq(poll_ms(kq, ev, 4, 0), 0);
+    FAILS_WITH(change(kq, p[1], (int)VRT_EVFILT_WRITE, (int)VRT_EV_DELETE, NULL), ENOENT);
+    /* vrt keeps timers in its own heap; the emulation refuses the filter. */
+    FAILS_WITH(change(kq, 1, (int)VRT_EVFILT_TIMER, (int)VRT_EV_ADD, NULL), EINVAL);
+    close(p[0]);
+    close(p[1]);
+    close(kq);
+}
+
+/* rows: event_loop_backend */
+Test(kqueue_backend, the_library_reports_the_kqueue_backend)
+{
+    cr_assert_str_eq(vrt_event_loop_backend(), "kqueue");
+    cr_assert_str_eq(vrt_event_loop_backend(), vrt_backend_name());
+    vrt_event_loop_t l = vrt_event_loop_new();
+    cr_assert_geq(l.kq, 0, "kqueue loop: new failed, errno %d", errno);
+    cr_assert_eq(vrt_event_loop_cleanup(&l), 0);
 }

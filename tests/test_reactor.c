@@ -72,6 +72,8 @@ static vrt_join_handle_t spawn_machine(vrt_reactor_runtime_t *r, machine_t *m)
 
 /* ---- construction ---- */
 
+/* rows: ReactorRuntime::new, ReactorRuntime, ReactorRuntime::get_event_loop,
+ *       ReactorRuntime::free */
 Test(reactor, new_fields_and_event_loop)
 {
     int before = count_open_fds();
@@ -92,6 +94,10 @@ Test(reactor, new_fields_and_event_loop)
     cr_assert_eq(errno, EINVAL);
 }
 
+/* rows: ReactorRuntime::spawn, ReactorRuntime::run, ReactorRuntime::block_on,
+ *       ReactorRuntime::wait_readable, ReactorRuntime::wait_writable,
+ *       ReactorRuntime::sleep_ms, ReactorRuntime::free,
+ *       ReactorRuntime::check, CHECK_NULL */
 Test(reactor, methods_refuse_null_or_freed_reactor)
 {
     vrt_reactor_runtime_t r = new_reactor();
@@ -113,6 +119,8 @@ Test(reactor, methods_refuse_null_or_freed_reactor)
     cr_assert_eq(vrt_reactor_runtime_check(NULL), VRT_CHECK_NULL);
 }
 
+/* rows: ReactorRuntime::wait_readable, ReactorRuntime::wait_writable,
+ *       ReactorRuntime::sleep_ms */
 Test(reactor, waits_outside_a_poll_are_einval)
 {
     vrt_reactor_runtime_t r = new_reactor();
@@ -144,6 +152,7 @@ static int64_t step_sleep_ids(machine_t *m)
     return vrt_poll_ready(m->polls);
 }
 
+/* rows: ReactorRuntime::sleep_ms */
 Test(reactor, sleep_ms_returns_timer_ids_from_1000)
 {
     vrt_reactor_runtime_t r = new_reactor();
@@ -175,6 +184,7 @@ static int64_t step_sleep(machine_t *m)
     return vrt_poll_ready((int32_t)m->value);
 }
 
+/* rows: ReactorRuntime::sleep_ms, ReactorRuntime::run */
 Test(reactor, sleepers_wake_in_deadline_order_never_early)
 {
     vrt_reactor_runtime_t r = new_reactor();
@@ -194,6 +204,7 @@ Test(reactor, sleepers_wake_in_deadline_order_never_early)
     vrt_reactor_runtime_free(&r);
 }
 
+/* rows: ReactorRuntime::sleep_ms */
 Test(reactor, zero_delay_fires_on_the_next_turn)
 {
     vrt_reactor_runtime_t r = new_reactor();
@@ -263,6 +274,7 @@ static void many_sleepers(int n, int max_ms)
     vrt_reactor_runtime_free(&r);
 }
 
+/* rows: ReactorRuntime::sleep_ms, ReactorRuntime::run */
 Test(reactor, thousand_random_sleepers_0_to_50ms_in_deadline_order)
 {
     many_sleepers(1000, 50);
@@ -275,6 +287,7 @@ static int64_t light_poll(int64_t future_ptr)
     return m->step(m);
 }
 
+/* rows: ReactorRuntime::sleep_ms, ReactorRuntime::run */
 Test(reactor, hundred_thousand_sleepers_1_to_1000ms, .timeout = 60)
 {
     enum { N = 100000 };
@@ -330,6 +343,7 @@ static int64_t step_sleep_then_write(machine_t *m)
     return vrt_poll_ready(0);
 }
 
+/* rows: ReactorRuntime::wait_readable, ReactorRuntime::run */
 Test(reactor, parked_reader_is_polled_only_when_readable)
 {
     vrt_reactor_runtime_t r = new_reactor();
@@ -373,6 +387,7 @@ static int64_t step_wait_taken(machine_t *m)
     return vrt_poll_ready(2);
 }
 
+/* rows: ReactorRuntime::wait_readable, ReactorRuntime::wait_writable */
 Test(reactor, second_waiter_on_same_fd_and_direction_is_ebusy)
 {
     vrt_reactor_runtime_t r = new_reactor();
@@ -433,6 +448,7 @@ static int64_t step_copy_reader(machine_t *m)
     }
 }
 
+/* rows: ReactorRuntime::wait_readable, ReactorRuntime::wait_writable */
 Test(reactor, copies_one_mib_through_a_pipe)
 {
     vrt_reactor_runtime_t r = new_reactor();
@@ -541,6 +557,7 @@ static void ping_pong(int target, vrt_reactor_runtime_t *r)
     close(sv[1]);
 }
 
+/* rows: ReactorRuntime::wait_readable, ReactorRuntime::run */
 Test(reactor, ping_pong_100000_round_trips_over_a_socketpair, .timeout = 60)
 {
     vrt_reactor_runtime_t r = new_reactor();
@@ -585,6 +602,7 @@ static int64_t step_read_then_done(machine_t *m)
     return r;
 }
 
+/* rows: ReactorRuntime::run */
 Test(reactor, forever_yielding_task_does_not_starve_io_or_timers)
 {
     vrt_reactor_runtime_t r = new_reactor();
@@ -607,6 +625,7 @@ Test(reactor, forever_yielding_task_does_not_starve_io_or_timers)
     close(p[1]);
 }
 
+/* rows: ReactorRuntime::run, ReactorRuntime::wait_readable */
 Test(reactor, waiting_one_second_on_a_silent_pipe_costs_under_10ms_cpu)
 {
     vrt_reactor_runtime_t r = new_reactor();
@@ -632,6 +651,7 @@ Test(reactor, waiting_one_second_on_a_silent_pipe_costs_under_10ms_cpu)
 
 /* ---- run leaves the loop usable; block_on drives everything ---- */
 
+/* rows: ReactorRuntime::run */
 Test(reactor, run_twice_the_loop_stays_usable)
 {
     vrt_reactor_runtime_t r = new_reactor();
@@ -657,6 +677,7 @@ static int64_t step_future_reads(machine_t *m)
     return step_read_one(m);
 }
 
+/* rows: ReactorRuntime::block_on, ReactorRuntime::spawn */
 Test(reactor, block_on_waits_on_io_fed_by_a_spawned_task)
 {
     vrt_reactor_runtime_t r = new_reactor();
@@ -687,6 +708,7 @@ static int64_t step_future_sleeps_then_ready(machine_t *m)
     return vrt_poll_ready(-12);
 }
 
+/* rows: ReactorRuntime::block_on */
 Test(reactor, block_on_returns_negative_values_and_drops_its_waits)
 {
     vrt_reactor_runtime_t r = new_reactor();
@@ -707,6 +729,7 @@ static int64_t step_reenter(machine_t *m)
     return vrt_poll_ready(1);
 }
 
+/* rows: ReactorRuntime::run, ReactorRuntime::block_on, ReactorRuntime::free */
 Test(reactor, reentry_is_ebusy)
 {
     vrt_reactor_runtime_t r = new_reactor();
@@ -746,6 +769,7 @@ static int64_t step_abort_other(machine_t *m)
     return vrt_poll_ready(0);
 }
 
+/* rows: JoinHandle::abort, TASK_CANCELLED */
 Test(reactor, aborting_a_parked_task_removes_its_waits)
 {
     vrt_reactor_runtime_t r = new_reactor();
@@ -773,6 +797,7 @@ static int64_t step_wait_then_ready(machine_t *m)
     return vrt_poll_ready(3);
 }
 
+/* rows: ReactorRuntime::wait_writable, ReactorRuntime::sleep_ms */
 Test(reactor, ready_after_registering_a_wait_drops_the_wait)
 {
     vrt_reactor_runtime_t r = new_reactor();
@@ -795,6 +820,7 @@ static int64_t step_yield_once(machine_t *m)
     return m->polls == 1 ? vrt_poll_pending() : vrt_poll_ready(0);
 }
 
+/* rows: ReactorRuntime::free */
 Test(reactor, free_with_parked_tasks_leaks_nothing)
 {
     int before = count_open_fds();
@@ -841,6 +867,8 @@ static int64_t step_global_io(machine_t *m)
     return vrt_poll_ready(66);
 }
 
+/* rows: reactor_init, get_reactor, reactor_spawn, reactor_run,
+ *       reactor_block_on, wait_readable, wait_writable, sleep_ms, shutdown */
 Test(global_reactor, init_get_spawn_run_block_on_and_waits)
 {
     vrt_reactor_runtime_t *r = vrt_reactor_init();
@@ -876,6 +904,7 @@ Test(global_reactor, init_get_spawn_run_block_on_and_waits)
     close(p[1]);
 }
 
+/* rows: shutdown, get_reactor */
 Test(global_reactor, shutdown_leaves_no_fd_open)
 {
     int before = count_open_fds();
@@ -885,6 +914,8 @@ Test(global_reactor, shutdown_leaves_no_fd_open)
     cr_assert_eq(count_open_fds(), before);
 }
 
+/* rows: ReactorRuntime::run, ReactorRuntime::block_on, ReactorRuntime::spawn,
+ *       ReactorRuntime::free, ReactorRuntime::get_event_loop */
 Test(reactor, loop_cleaned_up_by_hand_is_refused_not_crashed)
 {
     int before = count_open_fds();
@@ -900,4 +931,137 @@ Test(reactor, loop_cleaned_up_by_hand_is_refused_not_crashed)
     cr_assert_eq(m.polls, 0);
     cr_assert_eq(vrt_reactor_runtime_free(&r), 0);
     cr_assert_eq(count_open_fds(), before);
+}
+
+/* ---- task states and node flags while parked and woken ---- */
+
+static int64_t step_sleep_and_probe_flags(machine_t *m)
+{
+    vrt_task_node_t *self = m->r->current_task;
+    if (m->state == 0) {
+        cr_assert_eq(self->flags & VRT_NODE_WAITING, 0);
+        /* A wait that fails registers nothing. */
+        ASSERT_FAILS(vrt_reactor_runtime_sleep_ms(m->r, -1), EINVAL);
+        cr_assert_eq(self->flags & VRT_NODE_WAITING, 0);
+        cr_assert_geq(vrt_reactor_runtime_sleep_ms(m->r, 50), 1000);
+        cr_assert_neq(self->flags & VRT_NODE_WAITING, 0, "a wait registered in this poll");
+        m->state = 1;
+        return vrt_poll_pending();
+    }
+    cr_assert_eq(self->flags & (VRT_NODE_WAITING | VRT_NODE_PARKED), 0);
+    cr_assert_eq(self->status, VRT_TASK_RUNNING);
+    return vrt_poll_ready(7);
+}
+
+struct watch {
+    vrt_join_handle_t sleeper;
+    int parked_seen;
+    int ready_seen;
+};
+
+/* Spawned before the sleeper, so polled before it in every sweep. */
+static int64_t step_watch_sleeper(machine_t *m)
+{
+    struct watch *w = m->user;
+    cr_assert_eq(m->r->current_task->flags & VRT_NODE_PARKED, 0,
+                 "a task that yields without a wait is not parked");
+    if (m->polls == 1)
+        return vrt_poll_pending(); /* the sleeper has not been polled yet */
+    vrt_task_node_t *n = w->sleeper.task_ptr;
+    int64_t status = vrt_join_handle_status(&w->sleeper);
+    if (status == VRT_TASK_COMPLETED)
+        return vrt_poll_ready(0);
+    if ((n->flags & VRT_NODE_PARKED) != 0) {
+        cr_assert_eq(status, VRT_TASK_PENDING, "parked: PENDING");
+        cr_assert_eq(n->flags & (VRT_NODE_QUEUED | VRT_NODE_WAITING), 0,
+                     "parked: out of the run queue");
+        cr_assert_eq(m->r->core.parked_count, 1);
+        cr_assert_eq(w->ready_seen, 0);
+        w->parked_seen++;
+    } else {
+        cr_assert_eq(status, VRT_TASK_READY, "woken, not yet polled: READY");
+        cr_assert_neq(n->flags & VRT_NODE_QUEUED, 0, "woken: queued again");
+        cr_assert_eq(m->r->core.parked_count, 0);
+        cr_assert_eq(vrt_task_node_is_pending(n), 0);
+        cr_assert_eq(vrt_task_node_is_completed(n), 0);
+        w->ready_seen++;
+    }
+    return vrt_poll_pending();
+}
+
+/* rows: TASK_READY, NODE_PARKED, NODE_WAITING, NODE_QUEUED, TaskNode.flags,
+ *       ReactorRuntime::sleep_ms, ReactorRuntime::run */
+Test(reactor, a_woken_task_is_ready_until_its_next_poll)
+{
+    vrt_reactor_runtime_t r = new_reactor();
+    struct watch w = {{-1, NULL}, 0, 0};
+    machine_t watcher = {.step = step_watch_sleeper, .user = &w};
+    machine_t sleeper = {.step = step_sleep_and_probe_flags};
+    spawn_machine(&r, &watcher);
+    w.sleeper = spawn_machine(&r, &sleeper);
+    run_reactor(&r);
+    cr_assert_eq(sleeper.polls, 2);
+    cr_assert_geq(w.parked_seen, 1, "the sleeper was never seen parked");
+    cr_assert_eq(w.ready_seen, 1, "READY from the wake to the next poll only");
+    cr_assert_eq(vrt_join_handle_result(&w.sleeper), 7);
+    vrt_reactor_runtime_free(&r);
+}
+
+static vrt_task_node_t *future_node;
+
+static int64_t step_child_sees_parked_future(machine_t *m)
+{
+    cr_assert_eq(m->r->current_task->flags & VRT_NODE_FUTURE, 0, "a task, not a future");
+    cr_assert_eq(future_node->flags, VRT_NODE_FUTURE | VRT_NODE_PARKED,
+                 "the future is parked while it waits, never queued");
+    return vrt_poll_ready(1);
+}
+
+static int64_t step_future_probe(machine_t *m)
+{
+    vrt_task_node_t *self = m->r->current_task;
+    cr_assert_neq(self->flags & VRT_NODE_FUTURE, 0);
+    cr_assert_eq(self->id, -1, "a future takes no task id");
+    if (m->state == 0) {
+        m->state = 1;
+        future_node = self;
+        spawn_machine(m->r, m->user);
+        cr_assert_geq(vrt_reactor_runtime_sleep_ms(m->r, 20), 1000);
+        return vrt_poll_pending();
+    }
+    return vrt_poll_ready(m->polls);
+}
+
+/* rows: NODE_FUTURE, ReactorRuntime::block_on */
+Test(reactor, block_on_future_node_is_flagged_future)
+{
+    vrt_reactor_runtime_t r = new_reactor();
+    machine_t child = {.step = step_child_sees_parked_future};
+    machine_t f = {.step = step_future_probe, .user = &child, .r = &r};
+    cr_assert_eq(vrt_reactor_runtime_block_on(&r, (int64_t)(intptr_t)&f, machine_poll), 2);
+    cr_assert_eq(child.polls, 1);
+    cr_assert_eq(r.next_task_id, 1, "only the child took an id");
+    cr_assert_eq(r.core.parked_count, 0);
+    ASSERT_FAILS(vrt_reactor_runtime_block_on(&r, 0, NULL), EINVAL);
+    CHECK_R(&r);
+    vrt_reactor_runtime_free(&r);
+}
+
+/* rows: ReactorRuntime::check, CHECK_PARKED, CHECK_NULL */
+Test(reactor, check_reports_a_broken_core)
+{
+    vrt_reactor_runtime_t r = new_reactor();
+    cr_assert_eq(vrt_reactor_runtime_check(&r), 0);
+    r.core.parked_count = 1; /* parked tasks but no task at all */
+    cr_assert_eq(vrt_reactor_runtime_check(&r), VRT_CHECK_PARKED);
+    r.core.parked_count = 0;
+    vrt_task_node_t stray = vrt_task_node_new(0, 0, NULL);
+    r.current_task = &stray; /* set while nothing runs */
+    cr_assert_eq(vrt_reactor_runtime_check(&r), VRT_CHECK_CURRENT);
+    r.current_task = NULL;
+    CHECK_R(&r);
+    errno = 0;
+    cr_assert_eq(vrt_reactor_runtime_check(NULL), VRT_CHECK_NULL);
+    cr_assert_eq(errno, EINVAL);
+    vrt_reactor_runtime_free(&r);
 }

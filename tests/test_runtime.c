@@ -1,6 +1,7 @@
 /* Runtime: new, spawn, run, block_on, limits, re-entry, free. */
 #include "helpers.h"
 
+/* rows: Runtime::new, Runtime */
 Test(runtime, new_is_all_zero)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -15,6 +16,7 @@ Test(runtime, new_is_all_zero)
     CHECK(&rt);
 }
 
+/* rows: Runtime::spawn */
 Test(runtime, spawn_ids_count_from_zero)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -30,6 +32,7 @@ Test(runtime, spawn_ids_count_from_zero)
     vrt_runtime_free(&rt);
 }
 
+/* rows: Runtime::spawn, TASK_PENDING, TaskNode */
 Test(runtime, spawn_appends_at_tail_pending)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -47,6 +50,7 @@ Test(runtime, spawn_appends_at_tail_pending)
     vrt_runtime_free(&rt);
 }
 
+/* rows: Runtime::spawn */
 Test(runtime, spawn_null_self_einval)
 {
     errno = 0;
@@ -54,6 +58,7 @@ Test(runtime, spawn_null_self_einval)
     ASSERT_INVALID_HANDLE(h, EINVAL);
 }
 
+/* rows: Runtime::spawn */
 Test(runtime, spawn_null_poll_fn_einval_unchanged)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -68,6 +73,7 @@ Test(runtime, spawn_null_poll_fn_einval_unchanged)
     vrt_runtime_free(&rt);
 }
 
+/* rows: Runtime::spawn, Runtime::run, MAX_TASKS */
 Test(runtime, spawn_257th_eagain_unchanged)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -91,6 +97,7 @@ Test(runtime, spawn_257th_eagain_unchanged)
     vrt_runtime_free(&rt);
 }
 
+/* rows: Runtime::spawn, Runtime::run, MAX_TASKS */
 Test(runtime, slot_reusable_after_finish)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -107,6 +114,7 @@ Test(runtime, slot_reusable_after_finish)
     vrt_runtime_free(&rt);
 }
 
+/* rows: Runtime::run */
 Test(runtime, run_empty_returns_zero)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -114,11 +122,14 @@ Test(runtime, run_empty_returns_zero)
     CHECK(&rt);
 }
 
+/* rows: Runtime::run */
 Test(runtime, run_null_einval)
 {
     ASSERT_FAILS(vrt_runtime_run(NULL), EINVAL);
 }
 
+/* rows: Runtime::run, TASK_COMPLETED, JoinHandle::status, JoinHandle::result,
+ *       TaskNode::is_completed */
 Test(runtime, run_completes_every_task_with_its_value)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -141,6 +152,7 @@ Test(runtime, run_completes_every_task_with_its_value)
     vrt_runtime_free(&rt);
 }
 
+/* rows: Runtime::run */
 Test(runtime, run_sweeps_in_spawn_order)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -163,6 +175,7 @@ static void spawn_child_once(script_t *s)
         spawn_ok(s->rt, child);
 }
 
+/* rows: Runtime::run, Runtime::spawn */
 Test(runtime, task_spawned_during_poll_joins_same_sweep)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -188,6 +201,7 @@ static void spawn_when_tail(script_t *s)
     }
 }
 
+/* rows: Runtime::run, Runtime::spawn */
 Test(runtime, spawn_from_the_tail_task_is_reached)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -209,6 +223,7 @@ static void reenter(script_t *s)
     CHECK(s->rt);
 }
 
+/* rows: Runtime::run, Runtime::block_on, Runtime::free */
 Test(runtime, reentry_from_poll_is_ebusy)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -230,6 +245,7 @@ static void run_other_runtime(script_t *s)
     cr_assert_eq(vrt_join_handle_result(&h), 7);
 }
 
+/* rows: Runtime::run */
 Test(runtime, nested_run_of_another_runtime_allowed)
 {
     vrt_runtime_t outer = vrt_runtime_new(), inner = vrt_runtime_new();
@@ -253,6 +269,7 @@ static void record_current(script_t *s)
     cr_assert_eq(seen_current->status, VRT_TASK_RUNNING);
 }
 
+/* rows: Runtime::run, TASK_RUNNING, Runtime.current_task */
 Test(runtime, current_task_names_the_polled_task)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -266,6 +283,7 @@ Test(runtime, current_task_names_the_polled_task)
     vrt_runtime_free(&rt);
 }
 
+/* rows: Runtime::block_on */
 Test(runtime, finished_tasks_leave_the_queue)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -286,6 +304,7 @@ Test(runtime, finished_tasks_leave_the_queue)
     vrt_runtime_free(&rt);
 }
 
+/* rows: Runtime::run, POLL_STATUS_READY */
 Test(runtime, poll_status_other_than_one_is_pending)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -308,6 +327,7 @@ Test(runtime, poll_status_other_than_one_is_pending)
     vrt_runtime_free(&rt);
 }
 
+/* rows: Runtime::run, JoinHandle::result */
 Test(runtime, ready_value_is_sign_extended)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -356,6 +376,7 @@ static int64_t play(int64_t future_ptr)
     return vrt_poll_pending();
 }
 
+/* rows: Runtime::spawn, Runtime::run, poll_ready, poll_pending */
 Test(runtime, ping_pong_10000_rounds)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -379,6 +400,7 @@ Test(runtime, ping_pong_10000_rounds)
 
 /* ---- block_on ---- */
 
+/* rows: Runtime::block_on */
 Test(runtime, block_on_returns_the_value)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -390,6 +412,7 @@ Test(runtime, block_on_returns_the_value)
     CHECK(&rt);
 }
 
+/* rows: Runtime::block_on */
 Test(runtime, block_on_bad_input_einval)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -400,6 +423,7 @@ Test(runtime, block_on_bad_input_einval)
     CHECK(&rt);
 }
 
+/* rows: Runtime::block_on */
 Test(runtime, block_on_sweeps_spawned_tasks_between_polls)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -416,6 +440,7 @@ Test(runtime, block_on_sweeps_spawned_tasks_between_polls)
     vrt_runtime_free(&rt);
 }
 
+/* rows: Runtime::block_on */
 Test(runtime, block_on_ready_at_once_polls_no_other_task)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -437,6 +462,7 @@ static void waits_for_child(script_t *s)
         s->pending_left = 0;
 }
 
+/* rows: Runtime::block_on */
 Test(runtime, block_on_future_may_wait_on_a_task_it_spawned)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -459,6 +485,7 @@ static void current_is_future(script_t *s)
     ASSERT_FAILS(vrt_runtime_block_on(s->rt, fut(s), script_poll), EBUSY);
 }
 
+/* rows: Runtime::block_on */
 Test(runtime, block_on_future_is_current_takes_no_id_or_slot)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -475,6 +502,7 @@ Test(runtime, block_on_future_is_current_takes_no_id_or_slot)
 
 /* ---- limits ---- */
 
+/* rows: Runtime::max_tasks, Runtime::set_max_tasks, MAX_TASKS */
 Test(runtime, max_tasks_default_and_raise)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -495,6 +523,8 @@ Test(runtime, max_tasks_default_and_raise)
     vrt_runtime_free(&rt);
 }
 
+/* rows: Runtime::set_max_tasks, Runtime::max_tasks, MAX_TASKS,
+ *       MAX_TASKS_LIMIT */
 Test(runtime, set_max_tasks_rejects_bad_limits)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -531,6 +561,7 @@ static void spawn_until_full(script_t *s)
     CHECK(s->rt);
 }
 
+/* rows: Runtime::set_max_tasks, Runtime::spawn */
 Test(runtime, limit_applies_to_spawns_inside_a_poll)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -544,6 +575,7 @@ Test(runtime, limit_applies_to_spawns_inside_a_poll)
     vrt_runtime_free(&rt);
 }
 
+/* rows: Runtime::spawn */
 Test(runtime, task_ids_exhausted_is_eoverflow)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -558,6 +590,7 @@ Test(runtime, task_ids_exhausted_is_eoverflow)
 
 /* ---- free ---- */
 
+/* rows: Runtime::free */
 Test(runtime, free_returns_to_new_state_and_twice_is_noop)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -581,6 +614,7 @@ Test(runtime, free_returns_to_new_state_and_twice_is_noop)
     vrt_runtime_free(&rt);
 }
 
+/* rows: Runtime::free */
 Test(runtime, free_drops_live_tasks_without_polling_them)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -596,6 +630,9 @@ Test(runtime, free_drops_live_tasks_without_polling_them)
 
 /* ---- the invariant checker itself must catch corruption ---- */
 
+/* rows: Runtime::check, CHECK_NULL, CHECK_COUNT_MISMATCH, CHECK_LINKS,
+ *       CHECK_HEAD_TAIL, CHECK_NODE, CHECK_COUNT_RANGE, CHECK_CURRENT,
+ *       CHECK_FREE_LIST */
 Test(runtime, check_detects_corruption_without_hanging)
 {
     vrt_runtime_t rt = vrt_runtime_new();
@@ -639,6 +676,64 @@ Test(runtime, check_detects_corruption_without_hanging)
     cr_assert_eq(vrt_runtime_check(&rt), VRT_CHECK_FREE_LIST);
     rt.free_list->id = -1;
 
+    CHECK(&rt);
+    vrt_runtime_free(&rt);
+}
+
+/* rows: Runtime::check, CHECK_PARKED */
+Test(runtime, check_detects_a_parked_count_out_of_range)
+{
+    vrt_runtime_t rt = vrt_runtime_new();
+    script_t s[2];
+    for (int i = 0; i < 2; i++) {
+        s[i] = script(&rt, i, 0, 0);
+        spawn_ok(&rt, &s[i]);
+    }
+    /* A plain runtime parks nothing: parked_count stays 0. */
+    cr_assert_eq(rt.parked_count, 0);
+    rt.parked_count = -1;
+    cr_assert_eq(vrt_runtime_check(&rt), VRT_CHECK_PARKED);
+    rt.parked_count = rt.task_count + 1;
+    cr_assert_eq(vrt_runtime_check(&rt), VRT_CHECK_PARKED);
+    rt.parked_count = 0;
+    CHECK(&rt);
+    vrt_runtime_free(&rt);
+}
+
+/* rows: NODE_QUEUED, NODE_DETACHED, NODE_FREE, TaskNode.flags,
+ *       JoinHandle::release */
+Test(runtime, node_flags_follow_queue_release_and_recycling)
+{
+    vrt_runtime_t rt = vrt_runtime_new();
+    script_t a = script(&rt, 1, 1, 0), b = script(&rt, 2, 0, 0);
+    vrt_join_handle_t ha = spawn_ok(&rt, &a);
+    vrt_join_handle_t hb = spawn_ok(&rt, &b);
+    vrt_task_node_t *na = ha.task_ptr, *nb = hb.task_ptr;
+    cr_assert_eq(na->flags, VRT_NODE_QUEUED, "a live task is queued");
+    cr_assert_eq(nb->flags, VRT_NODE_QUEUED);
+    /* Released while live: detached, still queued, still run. */
+    cr_assert_eq(vrt_join_handle_release(&ha), 0);
+    cr_assert_eq(na->flags, VRT_NODE_QUEUED | VRT_NODE_DETACHED);
+    CHECK(&rt);
+    run_ok(&rt);
+    cr_assert_eq(a.polls, 2);
+    /* A detached node is recycled when its task finishes. */
+    cr_assert_eq(na->flags, VRT_NODE_FREE);
+    cr_assert_eq(na->id, -1);
+    /* A finished task whose handle is held: neither queued nor free. */
+    cr_assert_eq(nb->flags, 0);
+    cr_assert_eq(vrt_join_handle_status(&hb), VRT_TASK_COMPLETED);
+    vrt_join_handle_t copy = hb;
+    cr_assert_eq(vrt_join_handle_release(&hb), 0);
+    cr_assert_eq(nb->flags, VRT_NODE_FREE);
+    cr_assert_eq(rt.free_list, nb);
+    /* Error path: a FREE node's old handle is stale ... */
+    ASSERT_FAILS(vrt_join_handle_status(&copy), EINVAL);
+    ASSERT_FAILS(vrt_join_handle_release(&copy), EINVAL);
+    /* ... and a node on the free list without the FREE flag is corruption. */
+    nb->flags = VRT_NODE_QUEUED;
+    cr_assert_eq(vrt_runtime_check(&rt), VRT_CHECK_FREE_LIST);
+    nb->flags = VRT_NODE_FREE;
     CHECK(&rt);
     vrt_runtime_free(&rt);
 }
