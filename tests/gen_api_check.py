@@ -544,20 +544,28 @@ def generate(data):
     return "\n".join(out) + "\n", counts
 
 
+def load_table(path, tool):
+    """The parsed table, or (None, exit status) after a message on stderr:
+    2 when the file cannot be read, 1 when it is not JSON."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh), 0
+    except OSError as e:
+        sys.stderr.write("%s: cannot read %s: %s\n" % (tool, path, e))
+        return None, 2
+    except json.JSONDecodeError as e:
+        sys.stderr.write("%s: %s is not valid JSON: %s\n" % (tool, path, e))
+        return None, 1
+
+
 def main(argv):
     if len(argv) != 3:
         sys.stderr.write("usage: python3 tests/gen_api_check.py spec/api.json OUT.c\n")
         return 2
     src, dst = argv[1], argv[2]
-    try:
-        with open(src, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except OSError as e:
-        sys.stderr.write("gen_api_check: cannot read %s: %s\n" % (src, e))
-        return 2
-    except json.JSONDecodeError as e:
-        sys.stderr.write("gen_api_check: %s is not valid JSON: %s\n" % (src, e))
-        return 1
+    data, rc = load_table(src, "gen_api_check")
+    if data is None:
+        return rc
     table = Table(src)
     table.validate(data)
     if table.problems:

@@ -17,7 +17,6 @@ writes nothing and exits 1 (2 for a usage or I/O error).  Python standard
 library only.
 """
 
-import json
 import os
 import sys
 
@@ -226,16 +225,9 @@ def main(argv):
                          "spec/api.json OUT.md\n")
         return 2
     src, dst = argv[1], argv[2]
-    try:
-        with open(src, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except OSError as e:
-        sys.stderr.write("gen_api_reference: cannot read %s: %s\n" % (src, e))
-        return 2
-    except json.JSONDecodeError as e:
-        sys.stderr.write("gen_api_reference: %s is not valid JSON: %s\n"
-                         % (src, e))
-        return 1
+    data, rc = gen_api_check.load_table(src, "gen_api_reference")
+    if data is None:
+        return rc
     table = gen_api_check.Table(src)
     table.validate(data)
     if table.problems:
