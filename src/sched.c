@@ -125,8 +125,9 @@ void vrt_sched_sweep(vrt_runtime_t *rt)
 {
 #ifdef VRT_MUTANT_REVERSE_SWEEP
     for (vrt_task_node_t *last = rt->tail; last != NULL;) {
+        int64_t packed = vrt_sched_poll(rt, last);
         vrt_task_node_t *prev = last->prev;
-        vrt_sched_settle(rt, last, vrt_sched_poll(rt, last));
+        vrt_sched_settle(rt, last, packed);
         last = prev;
     }
     return;
