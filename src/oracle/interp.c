@@ -111,7 +111,9 @@ static void do_call(struct oracle_run *run, const struct oracle_call *c)
         shown = inst->name;
         r = e->call(run, c, inst);
     } else if (strcmp(c->op, "status") == 0 || strcmp(c->op, "result") == 0 ||
-               strcmp(c->op, "abort") == 0 || strcmp(c->op, "release") == 0) {
+               strcmp(c->op, "abort") == 0 || strcmp(c->op, "release") == 0 ||
+               strcmp(c->op, "is-valid") == 0 || strcmp(c->op, "is-completed") == 0 ||
+               strcmp(c->op, "is-pending") == 0) {
         inst = find_instance(run, c->args[0]);
         if (inst == NULL) {
             run_fail(run, c->line, "no instance '%s' (yet)", c->args[0]);

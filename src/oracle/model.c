@@ -82,6 +82,7 @@ struct m_runtime {
     int64_t max_tasks; /* 0 means the default [4] */
     int running;       /* inside run or block_on [D5] */
     int current;       /* the task being polled, or -1 */
+    int has_memory;    /* took memory at a spawn since new or free [7 new] */
 };
 
 /* A timer of the loop [9 register_timer, 10 sleep_ms]. */
@@ -96,9 +97,14 @@ struct m_timer {
 
 /* One pipe end's single waiter [10 waits: one task per fd and direction]. */
 struct m_fd_wait {
-    int task; /* -1: nobody */
+    int task;  /* -1: nobody; M_LOOP_TASK: `loop register-*` */
     int64_t seq;
+    int stale; /* registered before its pipe was closed: the kernel no
+                * longer watches the number for it [9 stale events, D13] */
 };
+
+/* The task `loop register-read` / `register-write` name: on no runtime. */
+#define M_LOOP_TASK (-2)
 
 struct m_event {
     int64_t fd;     /* the scenario pipe number, or the timer id */
@@ -139,6 +145,14 @@ struct model {
     int event_count;
     int waker_pending; /* `loop wake` since the last poll [9 wake] */
     int loop_closed;   /* the reactor was freed: no loop [10 free] */
+    int own_loop;      /* `loop new` made the loop (host runtime) [9 new] */
+    int pipe_closed[ORACLE_MAX_PIPES]; /* `close P` (until `reopen P`) */
+    int pipe_held[ORACLE_MAX_PIPES];   /* `hold P`: the old file lives on */
+
+    /* scenarios.md, "Allocation": every allocation fails while set */
+    int alloc_failing;
+    int global_reactor; /* the global reactor exists [10 global reactor] */
+    int scoped_done;    /* the ScopedTask's group is gone [11 ScopedTask] */
 
     /* The task group (host group). */
     struct m_entry entries[M_ENTRIES];
@@ -178,6 +192,44 @@ static void runtime_reset(struct m_runtime *rt)
 {
     memset(rt, 0, sizeof *rt);
     rt->current = -1;
+}
+
+/* Hosts that are a plain Runtime (sweeps, no loop) and hosts that are a
+ * task group. */
+static int plain_host(const struct model *m)
+{
+    return m->host == ORACLE_HOST_RUNTIME || m->host == ORACLE_HOST_GLOBAL;
+}
+
+static int group_host(const struct model *m)
+{
+    return m->host == ORACLE_HOST_GROUP || m->host == ORACLE_HOST_SCOPED;
+}
+
+/* The global reactor, made on first use; ENOMEM while allocations fail
+ * [10 global reactor]. 0, or an errno. */
+static int need_global_reactor(struct model *m)
+{
+    if (m->global_reactor)
+        return 0;
+    if (m->alloc_failing)
+        return ENOMEM;
+    m->global_reactor = 1;
+    return 0;
+}
+
+/* A fresh, empty loop: no sources, no timers, no events [9 new]. */
+static void loop_reset(struct model *m)
+{
+    memset(m->timers, 0, sizeof m->timers);
+    for (int p = 0; p < ORACLE_MAX_PIPES; p++)
+        for (int d = 0; d < 2; d++) {
+            m->fd_waits[p][d].task = -1;
+            m->fd_waits[p][d].stale = 0;
+        }
+    m->event_count = 0;
+    m->waker_pending = 0;
+    m->next_timer_id = M_FIRST_TIMER_ID;
 }
 
 /* ---- the poll ABI (section 2) ---- */
@@ -291,9 +343,9 @@ static void wake(struct model *m, int t)
 static int waiter(struct model *m, struct oracle_instance *inst)
 {
     struct m_runtime *rt;
-    if (m->host == ORACLE_HOST_REACTOR)
+    if (m->host == ORACLE_HOST_REACTOR || m->host == ORACLE_HOST_GLOBAL_REACTOR)
         rt = &m->rt;
-    else if (m->host == ORACLE_HOST_GROUP)
+    else if (group_host(m))
         rt = &m->core;
     else
         return -1;
@@ -310,15 +362,18 @@ static struct oracle_result wait_fd(struct oracle_run *run, struct oracle_instan
     int t = waiter(m, inst);
     if (t < 0)
         return fail(EINVAL);
-    if (pipe < 0 || pipe >= m->pipes)
+    if (pipe == -2)
+        return fail(EPERM); /* a regular file [9 register_read] */
+    if (pipe < 0 || pipe >= m->pipes || m->pipe_closed[pipe])
         return fail(EBADF);
     struct m_fd_wait *w = &m->fd_waits[pipe][dir];
-    if (w->task >= 0 && w->task != t)
+    if (w->task != -1 && w->task != t)
         return fail(EBUSY); /* one task per fd and direction [10 waits] */
     if (w->task == t)
         return ok(0); /* the same task asking twice is harmless */
     w->task = t;
     w->seq = m->next_seq++;
+    w->stale = 0; /* a new task there tells the kernel again [10 closing fds] */
     m->tasks[t].waiting = 1;
     return ok(0);
 }
@@ -388,7 +443,7 @@ static struct oracle_result m_sleep(struct oracle_run *run, struct oracle_instan
 static struct oracle_result m_write_pipe(struct oracle_run *run, int pipe)
 {
     struct model *m = model_of(run);
-    if (pipe < 0 || pipe >= m->pipes)
+    if (pipe < 0 || pipe >= m->pipes || m->pipe_closed[pipe])
         return fail(EBADF);
     m->pipe_bytes[pipe]++;
     return ok(1);
@@ -397,7 +452,7 @@ static struct oracle_result m_write_pipe(struct oracle_run *run, int pipe)
 static struct oracle_result m_read_pipe(struct oracle_run *run, int pipe)
 {
     struct model *m = model_of(run);
-    if (pipe < 0 || pipe >= m->pipes)
+    if (pipe < 0 || pipe >= m->pipes || m->pipe_closed[pipe])
         return fail(EBADF);
     if (m->pipe_bytes[pipe] == 0)
         return ok(0); /* a non-blocking read of an empty pipe: nothing read */
@@ -465,7 +520,8 @@ static void collect(struct model *m, int fd_cap)
         for (int p = 0; p < m->pipes; p++)
             for (int d = 0; d < 2; d++) {
                 const struct m_fd_wait *w = &m->fd_waits[p][d];
-                if (w->task >= 0 && w->seq > last && pipe_end_ready(m, p, d) &&
+                if (w->task != -1 && !w->stale && !m->pipe_closed[p] && w->seq > last &&
+                    pipe_end_ready(m, p, d) &&
                     (best < 0 || w->seq < best)) {
                     best = w->seq;
                     bp = p;
@@ -647,6 +703,10 @@ static int spawn_task(struct model *m, struct m_runtime *rt, int rt_kind,
         *err = EOVERFLOW;
         return -1;
     }
+    if (!rt->has_memory && m->alloc_failing) {
+        *err = ENOMEM; /* the first spawn takes the runtime's memory [7 new] */
+        return -1;
+    }
     int t = new_record(m, inst, rt_kind);
     if (t < 0) {
         *err = ENOMEM;
@@ -655,6 +715,7 @@ static int spawn_task(struct model *m, struct m_runtime *rt, int rt_kind,
     struct m_task *k = &m->tasks[t];
     k->id = rt->next_id++;
     k->live = 1;
+    rt->has_memory = 1;
     queue_append(m, rt, t);
     rt->live++;
     return t;
@@ -665,6 +726,8 @@ static int spawn_task(struct model *m, struct m_runtime *rt, int rt_kind,
 static struct oracle_result host_spawn(struct model *m, struct oracle_instance *inst)
 {
     int err = 0;
+    if (m->host == ORACLE_HOST_GLOBAL_REACTOR && (err = need_global_reactor(m)) != 0)
+        return fail(err);
     int t = spawn_task(m, &m->rt, RT_HOST, inst, &err);
     if (inst != NULL)
         inst->engine_handle = t;
@@ -677,11 +740,13 @@ static struct oracle_result host_spawn(struct model *m, struct oracle_instance *
 static struct oracle_result host_run(struct model *m)
 {
     struct m_runtime *rt = &m->rt;
+    int err = 0, rc = 0;
+    if (m->host == ORACLE_HOST_GLOBAL_REACTOR && (err = need_global_reactor(m)) != 0)
+        return fail(err);
     if (rt->running)
         return fail(EBUSY);
     rt->running = 1;
-    int err = 0, rc = 0;
-    if (m->host == ORACLE_HOST_RUNTIME) {
+    if (plain_host(m)) {
         while (rt->queue_len > 0) /* sweeps until no live task is left */
             sweep(m, rt);
     } else {
@@ -698,6 +763,9 @@ static struct oracle_result host_run(struct model *m)
 static struct oracle_result host_block_on(struct model *m, struct oracle_instance *inst)
 {
     struct m_runtime *rt = &m->rt;
+    int err0 = 0;
+    if (m->host == ORACLE_HOST_GLOBAL_REACTOR && (err0 = need_global_reactor(m)) != 0)
+        return fail(err0);
     if (rt->running)
         return fail(EBUSY);
     int f = new_record(m, inst, RT_HOST);
@@ -711,7 +779,7 @@ static struct oracle_result host_block_on(struct model *m, struct oracle_instanc
     int64_t packed = poll_task(m, rt, f);
     int err = 0, rc = 0;
     while (!packed_is_ready(packed)) {
-        if (m->host == ORACLE_HOST_RUNTIME) {
+        if (plain_host(m)) {
             k->status = ST_PENDING;
             sweep(m, rt);
             packed = poll_task(m, rt, f);
@@ -772,9 +840,15 @@ static struct oracle_result handle_op(struct model *m, const char *op,
                                       struct oracle_instance *inst)
 {
     int t = handle_task(m, inst);
+    if (strcmp(op, "is-valid") == 0)
+        return ok(t >= 0); /* [6 is_valid]: 0 for a stale handle or NULL */
     if (t < 0)
-        return fail(EINVAL); /* stale handle [6] */
+        return fail(EINVAL); /* stale handle [6]; no node to read [5] */
     struct m_task *k = &m->tasks[t];
+    if (strcmp(op, "is-completed") == 0) /* [5]: RUNNING is neither */
+        return ok(k->status == ST_COMPLETED);
+    if (strcmp(op, "is-pending") == 0)
+        return ok(k->status == ST_PENDING);
     if (strcmp(op, "status") == 0)
         return ok(k->status);
     if (strcmp(op, "result") == 0) {
@@ -848,8 +922,8 @@ static struct oracle_result group_spawn(struct model *m, struct oracle_instance 
         return fail(ECANCELED);
     if (m->total - m->completed >= M_DEFAULT_MAX_TASKS)
         return fail(EAGAIN);
-    if (m->total >= M_ENTRIES)
-        return fail(ENOMEM);
+    if (m->total >= M_ENTRIES || m->alloc_failing)
+        return fail(ENOMEM); /* every spawn takes memory for its entry [11] */
     int i = (int)m->total++;
     struct m_entry *e = &m->entries[i];
     memset(e, 0, sizeof *e);
@@ -889,6 +963,7 @@ static struct oracle_result group_run(struct model *m)
 {
     if (m->core.running)
         return fail(EBUSY);
+    (void)need_global_reactor(m); /* if it cannot be made, tasks still run [11 run] */
     m->core.running = 1;
     int err = 0, rc = 0;
     while (rc == 0 && m->completed < m->total) {
@@ -989,9 +1064,49 @@ static struct oracle_result group_call(struct model *m, const char *op, const in
  */
 static struct oracle_result loop_call(struct model *m, const char *op, const int64_t *nums)
 {
-    if (m->loop_closed)
-        return fail(EINVAL); /* a freed reactor has no loop [10 free] */
-    if (strcmp(op, "event-fd") == 0 || strcmp(op, "event-filter") == 0) {
+    int accessor = strcmp(op, "event-fd") == 0 || strcmp(op, "event-filter") == 0;
+    if (strcmp(op, "new") == 0) {
+        /* [9 new]: a loop of the host runtime's own; on ENOMEM it behaves
+         * as a cleaned-up loop */
+        if (m->host != ORACLE_HOST_RUNTIME)
+            return fail(EINVAL);
+        loop_reset(m);
+        m->own_loop = 1;
+        m->loop_closed = m->alloc_failing;
+        return m->alloc_failing ? fail(ENOMEM) : ok(0);
+    }
+    if (strcmp(op, "cleanup") == 0) {
+        /* [9 cleanup]: twice is a no-op; reactors own theirs */
+        if (!m->own_loop)
+            return fail(EINVAL);
+        loop_reset(m);
+        m->loop_closed = 1;
+        return ok(0);
+    }
+    if (m->loop_closed) {
+        /* a freed reactor has no loop [10 free]; a cleaned-up loop answers
+         * EINVAL, its event accessors ERANGE [9 cleanup] */
+        return fail(m->own_loop && accessor ? ERANGE : EINVAL);
+    }
+    if (!m->own_loop && m->host != ORACLE_HOST_REACTOR) {
+        int err = need_global_reactor(m); /* the global reactor's loop */
+        if (err != 0)
+            return fail(err);
+    }
+    if (strcmp(op, "register-read") == 0 || strcmp(op, "register-write") == 0) {
+        /* [9 register_read]: replaces any task there, no EBUSY */
+        int64_t p = nums[0];
+        if (p == -2)
+            return fail(EPERM);
+        if (p < 0 || p >= m->pipes || m->pipe_closed[p])
+            return fail(EBADF);
+        struct m_fd_wait *w = &m->fd_waits[p][op[9] == 'r' ? DIR_READ : DIR_WRITE];
+        w->task = M_LOOP_TASK;
+        w->seq = m->next_seq++;
+        w->stale = 0; /* always tells the kernel, new generation [9, D13] */
+        return ok(0);
+    }
+    if (accessor) {
         int64_t i = nums[0];
         if (i < 0 || i >= m->event_count)
             return fail(ERANGE); /* [9 event_fd] */
@@ -1012,9 +1127,10 @@ static struct oracle_result loop_call(struct model *m, const char *op, const int
         if (fd < 0 || fd >= m->pipes)
             return ok(0);
         struct m_fd_wait *w = &m->fd_waits[fd][filter == M_EVFILT_READ ? DIR_READ : DIR_WRITE];
-        if (w->task < 0)
+        if (w->task == -1)
             return ok(0);
         w->task = -1;
+        w->stale = 0;
         return ok(1);
     }
     if (strcmp(op, "register-timer") == 0) {
@@ -1037,11 +1153,11 @@ static struct oracle_result loop_call(struct model *m, const char *op, const int
         /* [9 find_task_for_fd]: the reader, else the writer; here 1 if
          * there is one, 0 if not; EBADF for fd < 0. */
         int64_t fd = nums[0];
+        if (fd == -2 || fd >= m->pipes)
+            return ok(0); /* a file nobody waits on */
         if (fd < 0)
             return fail(EBADF);
-        if (fd >= m->pipes)
-            return ok(0);
-        return ok(m->fd_waits[fd][DIR_READ].task >= 0 || m->fd_waits[fd][DIR_WRITE].task >= 0);
+        return ok(m->fd_waits[fd][DIR_READ].task != -1 || m->fd_waits[fd][DIR_WRITE].task != -1);
     }
     return fail(EINVAL);
 }
@@ -1064,13 +1180,178 @@ static struct oracle_result host_free(struct model *m)
         }
     runtime_reset(&m->rt);
     if (m->host == ORACLE_HOST_REACTOR) {
-        memset(m->timers, 0, sizeof m->timers);
-        m->event_count = 0;
-        m->waker_pending = 0;
-        m->next_timer_id = M_FIRST_TIMER_ID;
+        loop_reset(m);
         m->loop_closed = 1;
     }
     return ok(0);
+}
+
+/* The ScopedTask's run_and_cleanup [11 ScopedTask]: the group's run, then
+ * cleanup and free whatever it returned; EBUSY from inside (nothing done);
+ * EINVAL once done. */
+static struct oracle_result group_run(struct model *m);
+static struct oracle_result group_cleanup(struct model *m);
+
+static struct oracle_result scoped_run(struct model *m)
+{
+    if (m->scoped_done)
+        return fail(EINVAL);
+    struct oracle_result r = group_run(m);
+    if (r.err == EBUSY)
+        return r;
+    group_cleanup(m);
+    m->scoped_done = 1;
+    return r;
+}
+
+/* `new` [7 new, 10 new, 11 new, 11 ScopedTask]: the host object made
+ * again, the old one freed first; `new-named` for a group. */
+static struct oracle_result host_new(struct model *m, int named)
+{
+    if (named && m->host != ORACLE_HOST_GROUP)
+        return fail(EINVAL);
+    struct oracle_result r;
+    switch (m->host) {
+    case ORACLE_HOST_RUNTIME:
+        return host_free(m);
+    case ORACLE_HOST_REACTOR:
+        r = host_free(m);
+        if (r.err != 0)
+            return r;
+        if (m->alloc_failing)
+            return fail(ENOMEM); /* no loop: every method EINVAL */
+        loop_reset(m);
+        m->loop_closed = 0;
+        return ok(0);
+    case ORACLE_HOST_GROUP:
+        r = group_cleanup(m);
+        if (r.err != 0)
+            return r;
+        m->cancel_on_error = 1;
+        m->max_concurrency = 0;
+        return ok(0);
+    case ORACLE_HOST_SCOPED:
+        if (!m->scoped_done)
+            return fail(EINVAL); /* run it first */
+        m->generation++;
+        if (m->alloc_failing)
+            return fail(ENOMEM); /* group NULL: every call EINVAL */
+        m->scoped_done = 0;
+        m->cancel_on_error = 1;
+        m->max_concurrency = 0;
+        return ok(0);
+    default:
+        return fail(EINVAL);
+    }
+}
+
+/* shutdown [8]: EBUSY inside any poll; frees the global runtime and the
+ * global reactor: for the global hosts every handle is dead and the next
+ * use starts from empty; the other hosts lose the global loop's tables. */
+static struct oracle_result host_shutdown(struct model *m)
+{
+    if (m->rt.running || m->core.running)
+        return fail(EBUSY);
+    if (m->host == ORACLE_HOST_GLOBAL || m->host == ORACLE_HOST_GLOBAL_REACTOR)
+        host_free(m);
+    if (m->host != ORACLE_HOST_REACTOR && !m->own_loop)
+        loop_reset(m);
+    m->global_reactor = 0;
+    return ok(0);
+}
+
+static int64_t pack_word(int64_t status, int64_t value)
+{
+    return (int64_t)(((uint64_t)status << 32) | (uint64_t)(uint32_t)value);
+}
+
+/* The calls of spec/scenarios.md that reach the remaining rows; *done 0
+ * when op is none of them. */
+static struct oracle_result misc_call(struct model *m, const char *op, const int64_t *nums,
+                                      int null_self, int *done)
+{
+    *done = 1;
+    int64_t n = nums[0];
+    int err;
+    if (strcmp(op, "new") == 0 || strcmp(op, "new-named") == 0)
+        return null_self ? fail(EINVAL) : host_new(m, op[3] == '-');
+    if (strcmp(op, "shutdown") == 0)
+        return null_self ? fail(EINVAL) : host_shutdown(m);
+    if (strcmp(op, "check") == 0 || strcmp(op, "set-next-id") == 0) {
+        /* [7 check, 10 check]: a sound runtime is 0 */
+        if (null_self || group_host(m))
+            return fail(EINVAL);
+        if (m->host == ORACLE_HOST_GLOBAL_REACTOR && (err = need_global_reactor(m)) != 0)
+            return fail(err);
+        if (op[0] == 's')
+            m->rt.next_id = n; /* the seed field, written by the host */
+        return ok(0);
+    }
+    if (strcmp(op, "get-loop") == 0) {
+        /* [10 new]: the loop, NULL after free; EINVAL for NULL self */
+        if (null_self || (m->host != ORACLE_HOST_REACTOR && m->host != ORACLE_HOST_GLOBAL_REACTOR))
+            return fail(EINVAL);
+        if (m->host == ORACLE_HOST_GLOBAL_REACTOR && (err = need_global_reactor(m)) != 0)
+            return fail(err);
+        return ok(!m->loop_closed);
+    }
+    if (null_self) {
+        *done = 0;
+        return fail(EINVAL);
+    }
+    if (strcmp(op, "fail-alloc") == 0) {
+        m->alloc_failing = n != 0;
+        return ok(0);
+    }
+    if (strcmp(op, "set-allocator") == 0) /* [8]: a NULL alloc is EINVAL */
+        return n == 1 ? ok(0) : fail(EINVAL);
+    if (strcmp(op, "runtime-init") == 0) /* [8]: the same pointer, never fails */
+        return ok(1);
+    if (strcmp(op, "reactor-init") == 0)
+        return (err = need_global_reactor(m)) != 0 ? fail(err) : ok(1);
+    if (strcmp(op, "backend") == 0) /* [9]: "epoll" or "kqueue" */
+        return ok(1);
+    if (strcmp(op, "node-new") == 0) /* [5 new]: PENDING */
+        return ok(1);
+    /* the poll ABI helpers [2] */
+    if (strcmp(op, "poll-ready") == 0)
+        return ok(pack_word(1, n));
+    if (strcmp(op, "poll-pending") == 0)
+        return ok(0);
+    if (strcmp(op, "poll-status") == 0)
+        return ok((int64_t)((uint64_t)n >> 32));
+    if (strcmp(op, "poll-value") == 0)
+        return ok(packed_value(n));
+    if (strcmp(op, "poll-is-ready") == 0)
+        return ok(packed_is_ready(n));
+    /* pipes closed, reopened, held (scenarios.md) */
+    if (strcmp(op, "close") == 0) {
+        if (n < 0 || m->pipe_closed[n])
+            return fail(EBADF);
+        m->pipe_closed[n] = 1;
+        m->pipe_bytes[n] = 0;
+        for (int d = 0; d < 2; d++)
+            if (m->fd_waits[n][d].task != -1)
+                m->fd_waits[n][d].stale = 1; /* its source stays [9 stale events] */
+        return ok(0);
+    }
+    if (strcmp(op, "reopen") == 0) {
+        if (n < 0 || !m->pipe_closed[n])
+            return fail(EINVAL);
+        m->pipe_closed[n] = 0;
+        m->pipe_bytes[n] = 0;
+        return ok(0);
+    }
+    if (strcmp(op, "hold") == 0) {
+        if (n < 0 || m->pipe_closed[n] || m->pipe_held[n])
+            return fail(EINVAL);
+        m->pipe_held[n] = 1;
+        return ok(0);
+    }
+    if (strcmp(op, "write-held") == 0) /* the old file: never reported [D13] */
+        return n >= 0 && m->pipe_held[n] ? ok(1) : fail(EBADF);
+    *done = 0;
+    return fail(EINVAL);
 }
 
 /* ---- the engine ---- */
@@ -1103,7 +1384,9 @@ static void m_close(struct oracle_run *run)
 static int is_handle_op(const char *op)
 {
     return strcmp(op, "status") == 0 || strcmp(op, "result") == 0 ||
-           strcmp(op, "abort") == 0 || strcmp(op, "release") == 0;
+           strcmp(op, "abort") == 0 || strcmp(op, "release") == 0 ||
+           strcmp(op, "is-valid") == 0 || strcmp(op, "is-completed") == 0 ||
+           strcmp(op, "is-pending") == 0;
 }
 
 /*
@@ -1127,11 +1410,14 @@ static struct oracle_result m_call(struct oracle_run *run, const struct oracle_c
     } else if (strncmp(op, "loop ", 5) == 0) {
         return loop_call(m, op + 5, c->nums);
     }
-    int group = m->host == ORACLE_HOST_GROUP;
+    int group = group_host(m);
+    int global = m->host == ORACLE_HOST_GLOBAL || m->host == ORACLE_HOST_GLOBAL_REACTOR;
 
     if (strcmp(op, "spawn") == 0) {
         if (null_self || null_fn)
             return fail(EINVAL);
+        if (m->host == ORACLE_HOST_SCOPED && m->scoped_done)
+            return fail(EINVAL); /* no group [11 ScopedTask] */
         if (group)
             return group_spawn(m, inst);
         if (m->loop_closed)
@@ -1146,6 +1432,8 @@ static struct oracle_result m_call(struct oracle_run *run, const struct oracle_c
     if (strcmp(op, "run") == 0) {
         if (null_self)
             return fail(EINVAL);
+        if (m->host == ORACLE_HOST_SCOPED)
+            return scoped_run(m);
         if (group)
             return group_run(m);
         if (m->loop_closed)
@@ -1153,28 +1441,37 @@ static struct oracle_result m_call(struct oracle_run *run, const struct oracle_c
         return host_run(m);
     }
     if (strcmp(op, "free") == 0) {
-        if (null_self || group)
+        if (null_self || group || global)
             return fail(EINVAL);
         return host_free(m);
     }
     if (strcmp(op, "set-max-tasks") == 0 || strcmp(op, "max-tasks") == 0) {
         if (null_self || group)
             return fail(EINVAL);
+        int err = m->host == ORACLE_HOST_GLOBAL_REACTOR ? need_global_reactor(m) : 0;
+        if (err != 0)
+            return fail(err);
         if (op[0] == 's')
             return host_set_max_tasks(m, c->nums[0]);
         return ok(m->rt.max_tasks == 0 ? M_DEFAULT_MAX_TASKS : m->rt.max_tasks);
     }
     if (is_handle_op(op)) {
-        /* Group tasks have no handles. */
-        if (null_self || group)
+        /* Group tasks have no handles; a NULL handle is not valid. */
+        if (group)
             return fail(EINVAL);
+        if (null_self)
+            return strcmp(op, "is-valid") == 0 ? ok(0) : fail(EINVAL);
         return handle_op(m, op, inst);
     }
     if (strncmp(op, "group-", 6) == 0) {
-        if (null_self || !group)
+        if (null_self || !group || m->scoped_done)
             return fail(EINVAL); /* [11 queries: EINVAL for NULL self] */
         return group_call(m, op, c->nums);
     }
+    int done;
+    struct oracle_result r = misc_call(m, op, c->nums, null_self, &done);
+    if (done)
+        return r;
     return fail(EINVAL);
 }
 
@@ -1184,7 +1481,7 @@ static struct oracle_result m_call(struct oracle_run *run, const struct oracle_c
 static int64_t m_status(struct oracle_run *run, struct oracle_instance *inst)
 {
     struct model *m = model_of(run);
-    if (m->host == ORACLE_HOST_GROUP) {
+    if (group_host(m)) {
         if (inst->engine_handle < 0)
             return -1;
         int gen = (int)(inst->engine_handle >> 32);

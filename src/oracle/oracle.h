@@ -27,7 +27,11 @@
 #define ORACLE_MAX_STEP_CALLS 128 /* `call` steps over all scripts */
 #define ORACLE_MAX_POLLS 100000    /* polls per run before it is stopped */
 
-enum oracle_host { ORACLE_HOST_RUNTIME, ORACLE_HOST_REACTOR, ORACLE_HOST_GROUP };
+enum oracle_host {
+    ORACLE_HOST_RUNTIME, ORACLE_HOST_REACTOR, ORACLE_HOST_GROUP,
+    /* extension: the global runtime, the global reactor, a ScopedTask */
+    ORACLE_HOST_GLOBAL, ORACLE_HOST_GLOBAL_REACTOR, ORACLE_HOST_SCOPED
+};
 
 /* Script steps: outcomes end a poll, actions do not. */
 enum oracle_step_kind {
