@@ -27,10 +27,12 @@ $(BUILD)/vrt-oracle: $(ORACLE_SRC) src/oracle/oracle.h src/vrt.h $(BUILD)/lib/li
 	$(CC) $(STD) $(WARN) $(OPT) -Isrc $(ORACLE_SRC) $(BUILD)/lib/libvrt.a -o $@
 
 oracle-check: $(BUILD)/vrt-oracle
-	$(BUILD)/vrt-oracle --check $(ORACLE_SCN)
+	@echo "== oracle: vrt-oracle --check spec/scenarios/*.scn =="
+	@$(BUILD)/vrt-oracle --check $(ORACLE_SCN)
 
 oracle-compare: $(BUILD)/vrt-oracle
-	$(BUILD)/vrt-oracle --compare $(ORACLE_SCN)
+	@echo "== oracle: vrt against the executable model (vrt-oracle --compare) =="
+	@$(BUILD)/vrt-oracle --compare $(ORACLE_SCN)
 
 # Mutants: vrt built with one test-only flag that breaks it on purpose (a
 # reversed sweep, a wrong errno).  Each must be caught twice: by --check

@@ -700,17 +700,12 @@ static struct oracle_result vrt_call(struct oracle_run *run, const struct oracle
                                      struct oracle_instance *inst)
 {
     struct vstate *s = st_of(run);
-    const char *op = c->op;
-    int null_self = 0, null_fn = 0;
-    if (strncmp(op, "null-fn ", 8) == 0) {
-        null_fn = 1;
-        op += 8;
-    } else if (strncmp(op, "null ", 5) == 0) {
-        null_self = 1;
-        op += 5;
-    } else if (strncmp(op, "loop ", 5) == 0) {
+    enum oracle_call_target target;
+    const char *op = oracle_call_op(c, &target);
+    int null_self = target == ORACLE_CALL_NULL_SELF, null_fn = target == ORACLE_CALL_NULL_FN;
+    if (target == ORACLE_CALL_LOOP) {
         errno = 0;
-        return loop_op(run, s, op + 5, c->nums);
+        return loop_op(run, s, op, c->nums);
     }
     errno = 0;
     if (strcmp(op, "spawn") == 0)

@@ -282,3 +282,22 @@ int oracle_run_scenario(const struct oracle_scenario *scn, const struct oracle_e
     free(run);
     return rc;
 }
+
+const char *oracle_call_op(const struct oracle_call *c, enum oracle_call_target *target)
+{
+    static const struct {
+        const char *prefix;
+        enum oracle_call_target target;
+    } prefixes[] = {{"null-fn ", ORACLE_CALL_NULL_FN},
+                    {"null ", ORACLE_CALL_NULL_SELF},
+                    {"loop ", ORACLE_CALL_LOOP}};
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
+        size_t len = strlen(prefixes[i].prefix);
+        if (strncmp(c->op, prefixes[i].prefix, len) == 0) {
+            *target = prefixes[i].target;
+            return c->op + len;
+        }
+    }
+    *target = ORACLE_CALL_PLAIN;
+    return c->op;
+}

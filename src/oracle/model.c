@@ -1399,17 +1399,11 @@ static struct oracle_result m_call(struct oracle_run *run, const struct oracle_c
                                    struct oracle_instance *inst)
 {
     struct model *m = model_of(run);
-    const char *op = c->op;
-    int null_self = 0, null_fn = 0;
-    if (strncmp(op, "null-fn ", 8) == 0) {
-        null_fn = 1;
-        op += 8;
-    } else if (strncmp(op, "null ", 5) == 0) {
-        null_self = 1;
-        op += 5;
-    } else if (strncmp(op, "loop ", 5) == 0) {
-        return loop_call(m, op + 5, c->nums);
-    }
+    enum oracle_call_target target;
+    const char *op = oracle_call_op(c, &target);
+    int null_self = target == ORACLE_CALL_NULL_SELF, null_fn = target == ORACLE_CALL_NULL_FN;
+    if (target == ORACLE_CALL_LOOP)
+        return loop_call(m, op, c->nums);
     int group = group_host(m);
     int global = m->host == ORACLE_HOST_GLOBAL || m->host == ORACLE_HOST_GLOBAL_REACTOR;
 

@@ -91,6 +91,14 @@ int oracle_parse_file(const char *path, struct oracle_scenario *out, FILE *err);
  * for others), in a static buffer. */
 const char *oracle_errno_name(int err);
 
+/* How a host call is addressed, from its prefix: "null OP" (NULL self),
+ * "null-fn OP" (NULL poll function), "loop OP" (the EventLoop), or plain. */
+enum oracle_call_target { ORACLE_CALL_PLAIN, ORACLE_CALL_NULL_SELF,
+                          ORACLE_CALL_NULL_FN, ORACLE_CALL_LOOP };
+
+/* The operation of c without its prefix; *target says which prefix it had. */
+const char *oracle_call_op(const struct oracle_call *c, enum oracle_call_target *target);
+
 /* extension: the name of an ORACLE_STATUS_* / VRT_TASK_* value. */
 const char *oracle_status_name(int64_t status);
 
