@@ -7,6 +7,10 @@
 
 #include "vrt_internal.h"
 
+/*@ requires \valid_read(rt) && \valid_read(node);
+    assigns \nothing;
+    ensures \result == 0 || \result == 1;
+*/
 static int node_is_queued_live(const vrt_runtime_t *rt,
                                const vrt_task_node_t *node)
 {
@@ -23,6 +27,12 @@ static int node_is_queued_live(const vrt_runtime_t *rt,
            node == rt->current_task;
 }
 
+/*@ requires \valid_read(rt) && queue_links((vrt_runtime_t *)rt);
+    assigns \nothing;
+    ensures \result == 0 || \result == VRT_CHECK_HEAD_TAIL ||
+            \result == VRT_CHECK_LINKS || \result == VRT_CHECK_NODE ||
+            \result == VRT_CHECK_COUNT_MISMATCH;
+*/
 static int64_t check_queue(const vrt_runtime_t *rt)
 {
     if ((rt->head == NULL) != (rt->tail == NULL))
@@ -32,6 +42,7 @@ static int64_t check_queue(const vrt_runtime_t *rt)
     int64_t seen = 0;
     int64_t queued = rt->task_count - rt->parked_count;
     /*@ loop invariant 0 <= seen <= queued;
+        loop invariant node == \null || in_queue((vrt_runtime_t *)rt, (vrt_task_node_t *)node);
         loop assigns node, prev, seen;
         loop variant queued - seen;
     */
@@ -53,12 +64,18 @@ static int64_t check_queue(const vrt_runtime_t *rt)
     return 0;
 }
 
+/*@ requires \valid_read(rt) && free_links((vrt_runtime_t *)rt);
+    requires 0 <= rt->slab_count <= 0x100000000;
+    assigns \nothing;
+    ensures \result == 0 || \result == VRT_CHECK_FREE_LIST;
+*/
 static int64_t check_free_list(const vrt_runtime_t *rt)
 {
     int64_t capacity = rt->slab_count * VRT_SLAB_NODES;
     int64_t seen = 0;
     const vrt_task_node_t *node = rt->free_list;
     /*@ loop invariant 0 <= seen <= capacity;
+        loop invariant node == \null || free_node((vrt_runtime_t *)rt, (vrt_task_node_t *)node);
         loop assigns node, seen;
         loop variant capacity - seen;
     */
@@ -72,6 +89,19 @@ static int64_t check_free_list(const vrt_runtime_t *rt)
     return 0;
 }
 
+/*@ requires self == \null || (\valid(self) && queue_links(self) &&
+             free_links(self) && 0 <= self->slab_count <= 0x100000000);
+    assigns errno;
+    behavior null:
+      assumes self == \null;
+      ensures \result == VRT_CHECK_NULL && errno == EINVAL;
+    behavior runtime:
+      assumes self != \null;
+      assigns \nothing;
+      ensures VRT_CHECK_PARKED <= \result <= 0;
+    complete behaviors;
+    disjoint behaviors;
+*/
 int64_t vrt_runtime_check(vrt_runtime_t *self)
 {
     if (self == NULL) {

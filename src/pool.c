@@ -8,12 +8,21 @@
 
 #include "vrt_internal.h"
 
+/*@ assigns __fc_heap_status \from __fc_heap_status, size;
+    assigns \result \from indirect:size, indirect:__fc_heap_status;
+    allocates \result;
+    ensures \result == \null || \fresh(\result, size);
+*/
 static void *libc_alloc(void *ctx, size_t size)
 {
     (void)ctx;
     return malloc(size);
 }
 
+/*@ requires block == \null || \freeable(block);
+    assigns __fc_heap_status \from __fc_heap_status;
+    frees block;
+*/
 static void libc_release(void *ctx, void *block)
 {
     (void)ctx;
@@ -25,6 +34,25 @@ static const vrt_allocator_t libc_allocator = {libc_alloc, libc_release, NULL};
 /* Set before runtimes allocate; runtimes copy it at their first slab. */
 static vrt_allocator_t default_allocator = {libc_alloc, libc_release, NULL};
 
+/*@ requires allocator == \null || \valid_read(allocator);
+    assigns errno, default_allocator;
+    behavior reset:
+      assumes allocator == \null;
+      assigns default_allocator;
+      ensures \result == 0 && default_allocator == libc_allocator;
+    behavior invalid:
+      assumes allocator != \null &&
+              (allocator->alloc == \null || allocator->release == \null);
+      assigns errno;
+      ensures \result == -1 && errno == EINVAL;
+    behavior set:
+      assumes allocator != \null &&
+              allocator->alloc != \null && allocator->release != \null;
+      assigns default_allocator;
+      ensures \result == 0 && default_allocator == *allocator;
+    complete behaviors;
+    disjoint behaviors;
+*/
 int64_t vrt_set_allocator(const vrt_allocator_t *allocator)
 {
     if (allocator == NULL) {
@@ -39,6 +67,9 @@ int64_t vrt_set_allocator(const vrt_allocator_t *allocator)
     return 0;
 }
 
+/*@ assigns \nothing;
+    ensures \result == &default_allocator;
+*/
 const vrt_allocator_t *vrt_default_allocator(void)
 {
     return &default_allocator;
@@ -65,18 +96,24 @@ static void node_make_free(vrt_task_node_t *node, vrt_runtime_t *owner,
 }
 
 /* Adds one slab; every node of it goes on the free list, nodes[0] first. */
-/*@ requires \valid(rt);
-    behavior oom:
-      ensures \result == -1 && rt->free_list == \old(rt->free_list);
-    behavior grown:
-      ensures \result == 0 ==> rt->free_list != \null;
+/*@ requires \valid(rt) && rt->free_list == \null;
+    requires 0 <= rt->slab_count < 0x100000000;
+    assigns errno, rt->allocator, rt->free_list, rt->slabs, rt->slab_count,
+            { *vrt_w_n | vrt_task_node_t *vrt_w_n; \true },
+            { *vrt_w_b | struct vrt_slab *vrt_w_b; \true };
+    ensures \result == 0 || \result == -1;
+    ensures \result == -1 ==> errno == ENOMEM && rt->free_list == \null &&
+            rt->slab_count == \old(rt->slab_count);
+    ensures \result == 0 ==> \valid(rt->free_list) &&
+            rt->free_list->owner == rt &&
+            rt->slab_count == \old(rt->slab_count) + 1;
 */
 static int64_t pool_grow(vrt_runtime_t *rt)
 {
     /* The allocator the runtime captured (or was given at creation). */
     const vrt_allocator_t *source =
         rt->allocator.alloc != NULL ? &rt->allocator : &default_allocator;
-    struct vrt_slab *slab = source->alloc(source->ctx, sizeof *slab);
+    struct vrt_slab *slab = vrt_call_alloc(source, sizeof *slab);
     if (slab == NULL) {
         errno = ENOMEM;
         return -1;
@@ -84,6 +121,10 @@ static int64_t pool_grow(vrt_runtime_t *rt)
     if (rt->slab_count == 0)
         rt->allocator = *source;
     /*@ loop invariant -1 <= i < VRT_SLAB_NODES;
+        loop invariant i < VRT_SLAB_NODES - 1 ==>
+            rt->free_list == &slab->nodes[i + 1] &&
+            slab->nodes[i + 1].owner == rt;
+        loop invariant i == VRT_SLAB_NODES - 1 ==> rt->free_list == \null;
         loop assigns i, slab->nodes[0 .. VRT_SLAB_NODES - 1], rt->free_list;
         loop variant i;
     */
@@ -119,12 +160,12 @@ void vrt_pool_release_all(vrt_runtime_t *rt)
     struct vrt_slab *slab = rt->slabs;
     int64_t left = rt->slab_count;
     /*@ loop invariant left >= 0;
-        loop assigns slab, left;
+        loop assigns slab, left, errno;
         loop variant left;
     */
     while (slab != NULL && left > 0) {
         struct vrt_slab *next = slab->next;
-        rt->allocator.release(rt->allocator.ctx, slab);
+        vrt_call_release(&rt->allocator, slab);
         slab = next;
         left--;
     }

@@ -5,13 +5,25 @@
 
 static const vrt_join_handle_t invalid_handle = {-1, NULL};
 
+/*@ assigns \nothing;
+    ensures \result.task_count == 0 && \result.next_task_id == 0;
+    ensures \result.head == \null && \result.tail == \null;
+    ensures \result.current_task == \null && \result.free_list == \null;
+    ensures \result.max_tasks == 0 && \result.running == 0;
+    ensures \result.slabs == \null && \result.slab_count == 0;
+    ensures \result.parked_count == 0 && \result.loop == \null;
+*/
 vrt_runtime_t vrt_runtime_new(void)
 {
     vrt_runtime_t rt = {0};
     return rt;
 }
 
-/*@ requires \valid(self) || self == \null;
+/*@ requires self == \null || (sched_inv(self) && free_links(self) &&
+                                 self->next_task_id >= 0 &&
+                                 0 <= self->slab_count < 0x100000000);
+    assigns errno, *self, { *vrt_w_n | vrt_task_node_t *vrt_w_n; \true },
+            { *vrt_w_b | struct vrt_slab *vrt_w_b; \true };
     behavior bad_input:
       assumes self == \null || poll_fn == \null;
       assigns errno;
@@ -25,10 +37,15 @@ vrt_runtime_t vrt_runtime_new(void)
     behavior spawned:
       assumes self != \null && poll_fn != \null;
       assumes self->task_count < effective_limit(self);
+      ensures sched_inv(self);
       ensures \result.task_ptr != \null ==>
               self->task_count == \old(self->task_count) + 1 &&
               self->tail == \result.task_ptr &&
+              in_queue(self, \result.task_ptr) &&
               \result.task_id == \old(self->next_task_id);
+      ensures \result.task_ptr == \null ==> \result.task_id == -1 &&
+              self->task_count == \old(self->task_count) &&
+              self->head == \old(self->head) && self->tail == \old(self->tail);
     disjoint behaviors bad_input, full, spawned;
 */
 vrt_join_handle_t vrt_runtime_spawn(vrt_runtime_t *self, int64_t future_ptr,
@@ -65,16 +82,49 @@ vrt_join_handle_t vrt_runtime_spawn(vrt_runtime_t *self, int64_t future_ptr,
     return handle;
 }
 
+/*@ requires self == \null || sched_inv(self);
+    assigns VRT_WORLD;
+    behavior null:
+      assumes self == \null;
+      ensures \result == -1 && errno == EINVAL;
+    behavior busy:
+      assumes self != \null && self->running != 0;
+      ensures \result == -1 && errno == EBUSY;
+    behavior run:
+      assumes self != \null && self->running == 0;
+      ensures \result == 0 && self->running == 0 && empty_queue(self);
+      ensures sched_inv(self);
+    complete behaviors;
+    disjoint behaviors;
+*/
 int64_t vrt_runtime_run(vrt_runtime_t *self)
 {
     if (vrt_sched_enter(self) != 0)
         return -1;
+    /*@ loop invariant sched_inv(self) && self->running == 1;
+        loop assigns VRT_WORLD;
+    */
     while (self->head != NULL)
         vrt_sched_sweep(self);
     self->running = 0;
     return 0;
 }
 
+/*@ requires self == \null || sched_inv(self);
+    assigns VRT_WORLD;
+    behavior bad_input:
+      assumes self == \null || poll_fn == \null;
+      ensures \result == -1 && errno == EINVAL;
+    behavior busy:
+      assumes self != \null && poll_fn != \null && self->running != 0;
+      ensures \result == -1 && errno == EBUSY;
+    behavior block:
+      assumes self != \null && poll_fn != \null && self->running == 0;
+      ensures self->running == 0 && sched_inv(self);
+      ensures -0x80000000 <= \result < 0x80000000;
+    complete behaviors;
+    disjoint behaviors;
+*/
 int64_t vrt_runtime_block_on(vrt_runtime_t *self, int64_t future_ptr,
                              vrt_poll_fn poll_fn)
 {
@@ -89,6 +139,10 @@ int64_t vrt_runtime_block_on(vrt_runtime_t *self, int64_t future_ptr,
     vrt_task_node_t future = vrt_task_node_new(-1, future_ptr, poll_fn);
     future.owner = self;
     int64_t packed = vrt_sched_poll(self, &future);
+    /*@ loop invariant sched_inv(self) && self->running == 1;
+        loop invariant future.poll_fn == poll_fn && future.owner == self;
+        loop assigns packed, VRT_WORLD;
+    */
     while (!vrt_poll_is_ready(packed)) {
         vrt_sched_sweep(self);
         packed = vrt_sched_poll(self, &future);
@@ -97,6 +151,21 @@ int64_t vrt_runtime_block_on(vrt_runtime_t *self, int64_t future_ptr,
     return vrt_poll_value(packed);
 }
 
+/*@ requires self == \null || \valid(self);
+    assigns errno, self->max_tasks;
+    behavior invalid:
+      assumes self == \null || max_tasks < 1 ||
+              max_tasks > VRT_MAX_TASKS_LIMIT || max_tasks < self->task_count;
+      assigns errno;
+      ensures \result == -1 && errno == EINVAL;
+    behavior set:
+      assumes self != \null && 1 <= max_tasks <= VRT_MAX_TASKS_LIMIT &&
+              max_tasks >= self->task_count;
+      assigns self->max_tasks;
+      ensures \result == 0 && self->max_tasks == max_tasks;
+    complete behaviors;
+    disjoint behaviors;
+*/
 int64_t vrt_runtime_set_max_tasks(vrt_runtime_t *self, int64_t max_tasks)
 {
     if (self == NULL || max_tasks < 1 || max_tasks > VRT_MAX_TASKS_LIMIT ||
@@ -108,6 +177,18 @@ int64_t vrt_runtime_set_max_tasks(vrt_runtime_t *self, int64_t max_tasks)
     return 0;
 }
 
+/*@ requires self == \null || \valid_read(self);
+    assigns errno;
+    behavior null:
+      assumes self == \null;
+      ensures \result == -1 && errno == EINVAL;
+    behavior limit:
+      assumes self != \null;
+      assigns \nothing;
+      ensures \result == effective_limit(self);
+    complete behaviors;
+    disjoint behaviors;
+*/
 int64_t vrt_runtime_max_tasks(vrt_runtime_t *self)
 {
     if (self == NULL) {
@@ -117,6 +198,24 @@ int64_t vrt_runtime_max_tasks(vrt_runtime_t *self)
     return vrt_sched_limit(self);
 }
 
+/*@ requires self == \null || (\valid(self) &&
+             (self->slab_count > 0 ==> self->allocator.release != \null));
+    assigns errno, *self;
+    behavior null:
+      assumes self == \null;
+      assigns errno;
+      ensures \result == -1 && errno == EINVAL;
+    behavior busy:
+      assumes self != \null && self->running != 0;
+      assigns errno;
+      ensures \result == -1 && errno == EBUSY;
+    behavior freed:
+      assumes self != \null && self->running == 0;
+      ensures \result == 0 && self->task_count == 0 && empty_queue(self);
+      ensures self->free_list == \null && self->slabs == \null;
+    complete behaviors;
+    disjoint behaviors;
+*/
 int64_t vrt_runtime_free(vrt_runtime_t *self)
 {
     if (vrt_sched_idle(self) != 0)

@@ -63,6 +63,9 @@ void vrt_sched_finish(vrt_runtime_t *rt, vrt_task_node_t *node,
  * task group. */
 static _Thread_local vrt_runtime_t *innermost_polling;
 
+/*@ assigns \nothing;
+    ensures \result == innermost_polling;
+*/
 vrt_runtime_t *vrt_sched_polling(void)
 {
     return innermost_polling;
@@ -74,7 +77,7 @@ int64_t vrt_sched_poll(vrt_runtime_t *rt, vrt_task_node_t *node)
     innermost_polling = rt;
     rt->current_task = node;
     node->status = VRT_TASK_RUNNING;
-    int64_t packed = node->poll_fn(node->future_ptr);
+    int64_t packed = vrt_call_poll(rt, node);
     rt->current_task = NULL;
     innermost_polling = outer;
     return packed;
@@ -133,6 +136,11 @@ void vrt_sched_sweep(vrt_runtime_t *rt)
     return;
 #endif
     vrt_task_node_t *node = rt->head;
+    /*@ loop invariant sched_inv(rt);
+        loop invariant node == \null || in_queue(rt, node);
+        loop invariant rt->running == \at(rt->running, Pre);
+        loop assigns node, VRT_WORLD;
+    */
     while (node != NULL) {
         int64_t packed = vrt_sched_poll(rt, node);
         /* Read after the poll: a spawn during it may have appended behind

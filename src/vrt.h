@@ -81,6 +81,13 @@ static inline int64_t vrt_poll_pending(void)
 
 /* The status half of a packed result, 0 .. 2^32-1; Ready iff it is 1.
  * Never fails. */
+/*@ predicate vrt_poll_ready_l(integer packed) =
+        0x100000000 <= packed < 0x200000000;
+*/
+/*@ assigns \nothing;
+    ensures 0 <= \result < 0x100000000;
+    ensures \result == 1 <==> vrt_poll_ready_l(packed);
+*/
 static inline int64_t vrt_poll_status(int64_t packed)
 {
     return (int64_t)((uint64_t)packed >> 32);
@@ -88,6 +95,9 @@ static inline int64_t vrt_poll_status(int64_t packed)
 
 /* The value half of a packed result, sign-extended from 32 bits, so that a
  * Ready(-5) reads back as -5.  Never fails. */
+/*@ assigns \nothing;
+    ensures -0x80000000 <= \result < 0x80000000;
+*/
 static inline int64_t vrt_poll_value(int64_t packed)
 {
     int64_t low = (int64_t)((uint64_t)packed & UINT64_C(0xffffffff));
@@ -95,6 +105,10 @@ static inline int64_t vrt_poll_value(int64_t packed)
 }
 
 /* extension: 1 if a packed result is Ready, else 0.  Never fails. */
+/*@ assigns \nothing;
+    ensures \result == 0 || \result == 1;
+    ensures \result == 1 <==> vrt_poll_ready_l(packed);
+*/
 static inline int64_t vrt_poll_is_ready(int64_t packed)
 {
     return vrt_poll_status(packed) == VRT_POLL_STATUS_READY;

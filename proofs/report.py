@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Turns WP's JSON report into proofs/report.md and proofs/report.json."""
+import argparse, json, re, sys
+from pathlib import Path
+
+ap = argparse.ArgumentParser()
+ap.add_argument("wp_json"); ap.add_argument("smoke_log"); ap.add_argument("unproved_md")
+ap.add_argument("--files", nargs="+", required=True)
+ap.add_argument("--wp-seconds", type=int, default=0)
+ap.add_argument("--smoke-seconds", type=int, default=0)
+ap.add_argument("--timeout", default="?"); ap.add_argument("--provers", default="?")
+a = ap.parse_args()
+
+# Which file defines each function (the inline helpers of the headers too).
+where = {}
+for f in a.files + ["src/vrt.h", "src/vrt_internal.h"]:
+    for m in re.finditer(r"^[A-Za-z_][\w \*]*?\b(\w+)\s*\([^;{]*\)\s*(?:/\*@.*?\*/\s*)?\{",
+                         Path(f).read_text(), re.M | re.S):
+        where.setdefault(m.group(1), f)
+
+def file_of(fn):
+    return where.get(fn) or where.get(re.sub(r"_\d+$", "", fn)) or "other"
+
+def prover_of(stats):
+    for k in stats:
+        if k not in ("wp:main",) and stats[k].get("valid", 0):
+            return k
+    return "-"
+
+data = json.loads(Path(a.wp_json).read_text())
+goals = []
+for fn, gs in data.get("wp:functions", {}).items():
+    for g, st in gs.items():
+        if g == "wp:section":
+            continue
+        main = st.get("wp:main", {})
+        total, valid = main.get("total", 0), main.get("valid", 0)
+        # A call's precondition is filed under the callee's property name:
+        # name it as WP's log does, typed_<caller>_call_<callee property>.
+        name = "typed_" + (g if g.startswith(fn) else f"{fn}_call_{g}")
+        goals.append({"function": fn, "file": file_of(fn), "goal": name,
+                      "goals": total, "proved": valid, "prover": prover_of(st),
+                      "steps": main.get("rank")})
+for g, st in data.get("wp:axiomatics", {}).items() if isinstance(data.get("wp:axiomatics"), dict) else []:
+    pass
+
+listed = set(re.findall(r"`(typed_\w+)`", Path(a.unproved_md).read_text())) \
+    if Path(a.unproved_md).exists() else set()
+
+smoke = json.loads(Path(a.smoke_log.replace("smoke.log", "smoke.json")).read_text()) \
+    if Path(a.smoke_log.replace("smoke.log", "smoke.json")).exists() else {}
+bad_smoke = []
+for fn, gs in smoke.get("wp:functions", {}).items():
+    for g, st in gs.items():
+        if "smoke" in g and st.get("wp:main", {}).get("valid", 0):
+            bad_smoke.append("typed_" + (g if g.startswith(fn) else f"{fn}_call_{g}"))
+smoke_total = sum(1 for gs in smoke.get("wp:functions", {}).values() for g in gs if "smoke" in g)
+
+tot = sum(g["goals"] for g in goals); ok = sum(g["proved"] for g in goals)
+unproved = [g for g in goals if g["proved"] < g["goals"]]
+unlisted = [g["goal"] for g in unproved if g["goal"] not in listed]
+stale = sorted(listed - {g["goal"] for g in unproved})
+
+per_file, per_fn = {}, {}
+for g in goals:
+    pf = per_file.setdefault(g["file"], [0, 0]); pf[0] += g["goals"]; pf[1] += g["proved"]
+    key = (g["file"], g["function"])
+    e = per_fn.setdefault(key, {"file": g["file"], "function": g["function"], "goals": 0,
+                                "proved": 0, "provers": set()})
+    e["goals"] += g["goals"]; e["proved"] += g["proved"]
+    if g["prover"] != "-":
+        e["provers"].add(g["prover"])
+
+rep = {"proved": ok, "goals": tot, "provers": a.provers, "timeout_s": a.timeout,
+       "wp_seconds": a.wp_seconds, "smoke_seconds": a.smoke_seconds,
+       "per_file": {f: {"goals": v[0], "proved": v[1]} for f, v in sorted(per_file.items())},
+       "functions": [dict(e, provers=sorted(e["provers"])) for e in per_fn.values()],
+       "goal_list": goals, "unproved": [g["goal"] for g in unproved],
+       "unproved_unlisted": unlisted, "unproved_md_stale": stale,
+       "smoke": {"tests": smoke_total, "inconsistent": bad_smoke}}
+Path("proofs/report.json").write_text(json.dumps(rep, indent=1) + "\n")
+
+L = ["# WP report", "",
+     f"Frama-C WP, `-wp-rte`, provers {a.provers}, timeout {a.timeout} s; "
+     f"contracts pass {a.wp_seconds} s, smoke pass {a.smoke_seconds} s "
+     "(wall clock, with whatever the cache under proofs/wp-cache held).", "",
+     "WP's report has no per-goal time; `steps` is the prover's step rank.", "",
+     "| file | goals | proved |", "|---|---|---|"]
+L += [f"| {f} | {v[0]} | {v[1]} |" for f, v in sorted(per_file.items())]
+L += ["", "| file | function | goals | proved | provers |", "|---|---|---|---|---|"]
+for e in sorted(per_fn.values(), key=lambda e: (e["file"], e["function"])):
+    L.append(f"| {e['file']} | {e['function']} | {e['goals']} | {e['proved']} | "
+             f"{', '.join(sorted(e['provers'])) or '-'} |")
+L += ["", f"Smoke tests: {smoke_total}, inconsistent: {len(bad_smoke)}"]
+L += [f"- INCONSISTENT `{g}`" for g in bad_smoke]
+L += ["", "Unproved goals (each must be listed in proofs/UNPROVED.md):"]
+L += [f"- `{g['goal']}`" + ("" if g["goal"] in listed else " **NOT LISTED**") for g in unproved] or ["- none"]
+if stale:
+    L += ["", "Listed in UNPROVED.md but now proved (remove them):"] + [f"- `{g}`" for g in stale]
+L += ["", f"proved {ok} / {tot}"]
+Path("proofs/report.md").write_text("\n".join(L) + "\n")
+
+for f, v in sorted(per_file.items()):
+    print(f"  {f}: {v[1]} / {v[0]}")
+for g in unlisted:
+    print(f"UNPROVED, not in proofs/UNPROVED.md: {g}")
+for g in bad_smoke:
+    print(f"SMOKE TEST FAILED (inconsistent precondition or dead code): {g}")
+print(f"proved {ok} / {tot}")
+sys.exit(1 if unlisted or bad_smoke else 0)
