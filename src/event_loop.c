@@ -459,7 +459,7 @@ static int64_t fd_disarm(vrt_event_loop_t *loop, int64_t fd, int64_t type,
 
 /* ---- validation ---- */
 
-static int loop_usable(const vrt_event_loop_t *loop)
+int vrt_loop_usable(const vrt_event_loop_t *loop)
 {
     if (loop == NULL || loop->state == NULL) {
         errno = EINVAL;
@@ -524,7 +524,7 @@ const char *vrt_event_loop_backend(void)
 static int64_t register_fd(vrt_event_loop_t *self, int64_t fd, int64_t type,
                            vrt_task_node_t *task)
 {
-    if (!loop_usable(self))
+    if (!vrt_loop_usable(self))
         return -1;
     if (task == NULL) {
         errno = EINVAL;
@@ -549,7 +549,7 @@ int64_t vrt_event_loop_register_write(vrt_event_loop_t *self, int64_t fd,
 int64_t vrt_event_loop_register_timer(vrt_event_loop_t *self, int64_t timer_id,
                                       int64_t delay_ms, vrt_task_node_t *task_ptr)
 {
-    if (!loop_usable(self))
+    if (!vrt_loop_usable(self))
         return -1;
     if (task_ptr == NULL || delay_ms < 0) {
         errno = EINVAL;
@@ -561,7 +561,7 @@ int64_t vrt_event_loop_register_timer(vrt_event_loop_t *self, int64_t timer_id,
 int64_t vrt_event_loop_deregister(vrt_event_loop_t *self, int64_t fd,
                                   int64_t filter)
 {
-    if (!loop_usable(self))
+    if (!vrt_loop_usable(self))
         return -1;
     if (filter == VRT_EVFILT_TIMER) {
         vrt_event_source_t *src = timer_find(self->state, fd);
@@ -583,7 +583,7 @@ int64_t vrt_event_loop_deregister(vrt_event_loop_t *self, int64_t fd,
 
 int64_t vrt_event_loop_wake(vrt_event_loop_t *self)
 {
-    if (!loop_usable(self))
+    if (!vrt_loop_usable(self))
         return -1;
     /* Only the first wake since the loop last looked writes a byte: the
      * pipe never fills, and the call stays async-signal-safe. */
@@ -669,7 +669,7 @@ static void take_expired_timers(vrt_event_loop_t *loop, int64_t now)
 
 int64_t vrt_event_loop_poll_events(vrt_event_loop_t *self, int64_t timeout_ms)
 {
-    if (!loop_usable(self))
+    if (!vrt_loop_usable(self))
         return -1;
     if (timeout_ms < -1) {
         errno = EINVAL;
@@ -744,7 +744,7 @@ vrt_task_node_t *vrt_loop_event_task(vrt_event_loop_t *loop, int64_t index)
 
 vrt_task_node_t *vrt_event_loop_find_task_for_fd(vrt_event_loop_t *self, int64_t fd)
 {
-    if (!loop_usable(self))
+    if (!vrt_loop_usable(self))
         return NULL;
     if (fd < 0) {
         errno = EBADF;
@@ -845,7 +845,7 @@ void vrt_loop_drop_waits(vrt_event_loop_t *loop, vrt_task_node_t *task)
 
 int64_t vrt_loop_check(vrt_event_loop_t *loop)
 {
-    if (!loop_usable(loop))
+    if (!vrt_loop_usable(loop))
         return VRT_CHECK_NULL;
     struct vrt_loop_state *st = loop->state;
     int64_t seen = 0, timers = 0;

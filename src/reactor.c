@@ -16,11 +16,11 @@
 static int reactor_usable(const vrt_reactor_runtime_t *self)
 {
     /* A loop the user cleaned up by hand has no state left: refuse. */
-    if (self == NULL || self->event_loop == NULL || self->event_loop->state == NULL) {
+    if (self == NULL) {
         errno = EINVAL;
         return 0;
     }
-    return 1;
+    return vrt_loop_usable(self->event_loop);
 }
 
 vrt_reactor_runtime_t vrt_reactor_runtime_new(void)

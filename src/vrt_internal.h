@@ -447,6 +447,9 @@ struct vrt_loop_state {
     vrt_io_event_t io[VRT_MAX_EVENTS];
 };
 
+/* 1 if loop exists and has not been cleaned up, else 0 with EINVAL. */
+int vrt_loop_usable(const vrt_event_loop_t *loop);
+
 /* The monotonic clock in nanoseconds. */
 int64_t vrt_clock_ns(void);
 
