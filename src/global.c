@@ -75,18 +75,18 @@ int64_t vrt_reactor_run(void)
 }
 
 /* The task being polled, if its runtime waits on the global reactor's
- * loop: a task of the global reactor, or of a task group. */
+ * loop: a task of the global reactor, or of a task group.  Never makes
+ * the global reactor: no task can wait on a loop that does not exist yet,
+ * and a failed wait must change nothing. */
 static vrt_task_node_t *global_waiter(vrt_reactor_runtime_t **reactor)
 {
-    *reactor = vrt_get_reactor();
-    if (*reactor == NULL)
-        return NULL;
     vrt_runtime_t *core = vrt_sched_polling();
-    if (core == NULL || core->current_task == NULL ||
-        core->loop != (*reactor)->event_loop) {
+    if (global_reactor.event_loop == NULL || core == NULL || core->current_task == NULL ||
+        core->loop != global_reactor.event_loop) {
         errno = EINVAL;
         return NULL;
     }
+    *reactor = &global_reactor;
     return core->current_task;
 }
 
