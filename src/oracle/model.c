@@ -40,6 +40,8 @@ enum {
 #define M_EVFILT_TIMER INT64_C(-7)
 #define M_WAKER_TOKEN INT64_C(-999)           /* VRT_WAKER_TOKEN [9 wake] */
 
+int oracle_model_kernel_order;
+
 /* Sizes of the model's tables (scenarios are small). */
 #define M_TASKS ORACLE_MAX_INSTANCES
 #define M_TIMERS 512
@@ -535,6 +537,8 @@ static void collect(struct model *m, int fd_cap)
         fds++;
         last = best;
     }
+    if (fds > 1) /* a real kernel reports these in an order of its own */
+        oracle_model_kernel_order = 1;
     while (m->event_count < M_MAX_EVENTS) { /* expired timers in order */
         struct m_timer *first = NULL;
         for (int i = 0; i < M_TIMERS; i++) {
@@ -1365,6 +1369,7 @@ static int m_open(struct oracle_run *run)
     struct model *m = calloc(1, sizeof *m);
     if (m == NULL)
         return -1;
+    oracle_model_kernel_order = 0;
     m->run = run;
     m->host = run->scn->host;
     m->pipes = run->scn->pipes;

@@ -189,4 +189,11 @@ int64_t oracle_poll(struct oracle_run *run, struct oracle_instance *inst);
 extern const struct oracle_engine oracle_engine_vrt;
 extern const struct oracle_engine oracle_engine_model;
 
+/* extension: set by a run on the model when one look at the loop found
+ * more than one fd ready (pipe ends, the waker).  A real kernel reports
+ * them in an order of its own, so such a run breaks the determinism rules
+ * and its trace may differ from vrt's (fuzz_diff skips it).  Cleared when
+ * a run on the model starts. */
+extern int oracle_model_kernel_order;
+
 #endif /* VRT_ORACLE_H */
