@@ -38,8 +38,7 @@ HARNESS             ?= $(FUZZ_HARNESSES)
 
 # AFL++ as root, on a shared machine, without a terminal.
 FUZZ_AFL_ENV := AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 \
-                AFL_NO_AFFINITY=1 AFL_FAST_CAL=1 AFL_NO_WARN_INSTABILITY=1 \
-                ASAN_OPTIONS=abort_on_error=1:symbolize=0:detect_leaks=0
+                AFL_NO_AFFINITY=1 AFL_FAST_CAL=1 AFL_NO_WARN_INSTABILITY=1
 
 .PHONY: fuzz fuzz-build fuzz-replay fuzz-smoke fuzz-planted fuzz-seeds fuzz-help
 

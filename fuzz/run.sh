@@ -66,6 +66,8 @@ libfuzzer)
 afl)
     [ -f "$dict" ] && dict_args=(-x "$dict")
     if [ $planted = 1 ]; then export AFL_BENCH_UNTIL_CRASH=1; fi
+    # what AFL++ needs of ASan; leaks are the harnesses' own checks here
+    export ASAN_OPTIONS=abort_on_error=1:symbolize=0:detect_leaks=0
     afl-fuzz -i "$seeds" -o "$work/out" -V "$seconds" -t 5000 -m none "${dict_args[@]}" \
         -- "$binary" >"$log" 2>&1
     rc=$?
