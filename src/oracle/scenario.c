@@ -595,16 +595,21 @@ out:
     return rc;
 }
 
-int oracle_parse_file(const char *path, struct oracle_scenario *out, FILE *err)
+/* Parses what f (opened on name, NULL if that failed) holds, then closes it. */
+static int parse_and_close(const char *name, FILE *f, struct oracle_scenario *out, FILE *err)
 {
-    FILE *f = fopen(path, "r");
     if (f == NULL) {
-        fprintf(err, "%s: %s\n", path, strerror(errno));
+        fprintf(err, "%s: %s\n", name, strerror(errno));
         return -1;
     }
-    int rc = parse_stream(path, f, out, err);
+    int rc = parse_stream(name, f, out, err);
     fclose(f);
     return rc;
+}
+
+int oracle_parse_file(const char *path, struct oracle_scenario *out, FILE *err)
+{
+    return parse_and_close(path, fopen(path, "r"), out, err);
 }
 
 int oracle_parse_buffer(const char *name, const char *text, size_t len,
@@ -614,12 +619,5 @@ int oracle_parse_buffer(const char *name, const char *text, size_t len,
         fprintf(err, "%s:1: no 'scenario' statement\n", name);
         return -1;
     }
-    FILE *f = fmemopen((void *)(uintptr_t)text, len, "r");
-    if (f == NULL) {
-        fprintf(err, "%s: %s\n", name, strerror(errno));
-        return -1;
-    }
-    int rc = parse_stream(name, f, out, err);
-    fclose(f);
-    return rc;
+    return parse_and_close(name, fmemopen((void *)(uintptr_t)text, len, "r"), out, err);
 }
