@@ -1,0 +1,371 @@
+#!/usr/bin/env python3
+"""Runs vrt's benchmarks side by side with their peers and writes the report.
+
+    bench/run.py --bin DIR --out results.md --plot results.png [--runs N] [--smoke]
+
+Each round runs every case once, vrt and its peers one after the other, so
+that the load of a shared machine falls on all of them alike; the report
+gives the median of the rounds.  Every case is its own process (bench/*.c),
+which prints one line of key=value pairs.  --smoke runs one round of small
+sizes: it shows that everything builds, runs and reports, not how fast.
+Targets are reported, never enforced: these are benchmarks, not tests.
+"""
+
+import argparse
+import os
+import platform
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+FULL = dict(tasks=1000000, rounds=200000, timers=1000000, idle_ms=1000,
+            http_s=10, scale_rounds=200000)
+SMOKE = dict(tasks=100000, rounds=20000, timers=100000, idle_ms=100,
+             http_s=1, scale_rounds=20000)
+PARKED = (10, 10000)
+HTTP_CONNECTIONS = 64
+
+
+def fail(message):
+    sys.exit("bench: " + message)
+
+
+def parse_report(line):
+    return {key: value for key, value in
+            (field.split("=", 1) for field in line.split())}
+
+
+def run_program(argv):
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    if proc.returncode != 0:
+        fail(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.strip()}")
+    lines = proc.stdout.strip().splitlines()
+    if len(lines) != 1:
+        fail(f"{' '.join(argv)} printed {proc.stdout!r}")
+    return parse_report(lines[0])
+
+
+# ---- HTTP -------------------------------------------------------------------
+
+PIPELINED = (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+             b"HEAD /a HTTP/1.1\r\n\r\n"
+             b"PUT / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"
+             b"GET /b HTTP/1.0\r\n\r\n")
+
+
+def check_http(port):
+    """Pipelined requests on one connection: GET, HEAD, a refused method,
+    then HTTP/1.0 without keep-alive, after which the server must close."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(PIPELINED)
+        data = b""
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3})", data)
+    if statuses != [b"200", b"200", b"405", b"200"]:
+        fail(f"HTTP check on port {port}: statuses {statuses}, reply {data!r}")
+    if data.count(b"Hello from vrt") != 2:
+        fail(f"HTTP check on port {port}: bodies wrong in {data!r}")
+
+
+def wrk_figures(output):
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\b", output, re.M)
+    if rps is None or p99 is None:
+        fail("cannot read wrk's output:\n" + output)
+    for problem in ("Socket errors", "Non-2xx"):
+        if problem in output:
+            fail("wrk reports errors:\n" + output)
+    scale = {"us": 1.0, "ms": 1e3, "s": 1e6}[p99.group(2)]
+    return float(rps.group(1)), float(p99.group(1)) * scale
+
+
+def run_http(impl, server, seconds):
+    proc = subprocess.Popen([server, "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        match = re.match(r"listening on 127\.0\.0\.1:(\d+)", line)
+        if match is None:
+            fail(f"{server} did not start: {line!r}")
+        port = int(match.group(1))
+        check_http(port)
+        wrk = subprocess.run(
+            ["wrk", "-t1", f"-c{HTTP_CONNECTIONS}", f"-d{seconds}s", "--latency",
+             f"http://127.0.0.1:{port}/"], capture_output=True, text=True)
+        if wrk.returncode != 0:
+            fail("wrk failed: " + wrk.stderr)
+        rps, p99_us = wrk_figures(wrk.stdout)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            rc = proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            fail(f"{server} did not stop on SIGTERM")
+    if rc != 0:
+        fail(f"{server} exited {rc} after SIGTERM")
+    return {"case": "http", "impl": impl, "rps": rps, "p99_us": p99_us}
+
+
+# ---- the cases --------------------------------------------------------------
+
+def cases(bin_dir, examples_dir, sizes):
+    """(group, label, how to run it), in the order of one round."""
+    b = lambda name: os.path.join(bin_dir, name)
+    program = lambda *argv: (lambda: run_program([str(a) for a in argv]))
+    out = []
+    for impl, argv in (("vrt", "spawn"), ("floor", "spawn-floor")):
+        out.append(("spawn", impl, program(b("bench_vrt"), argv, sizes["tasks"])))
+    for impl, exe in (("vrt", "bench_vrt"), ("epoll", "bench_epoll"),
+                      ("libuv", "bench_uv"), ("libev", "bench_ev")):
+        out.append(("pingpong", impl, program(b(exe), "pingpong", sizes["rounds"])))
+    for impl, exe in (("vrt", "bench_vrt"), ("libuv", "bench_uv"), ("libev", "bench_ev")):
+        out.append(("timers", impl, program(b(exe), "timers", sizes["timers"])))
+    out.append(("idle", "vrt", program(b("bench_vrt"), "idle", sizes["idle_ms"])))
+    for parked in PARKED:
+        out.append(("scale", str(parked),
+                    program(b("bench_vrt"), "scale", parked, sizes["scale_rounds"])))
+    for impl, server in (("vrt", os.path.join(examples_dir, "http_server")),
+                         ("libuv", b("http_uv"))):
+        out.append(("http", impl,
+                    lambda server=server, impl=impl: run_http(impl, server, sizes["http_s"])))
+    return out
+
+
+def run_rounds(bin_dir, examples_dir, sizes, runs):
+    samples = {}
+    for round_no in range(runs):
+        for group, label, run in cases(bin_dir, examples_dir, sizes):
+            report = run()
+            samples.setdefault((group, label), []).append(report)
+            print(f"round {round_no + 1}/{runs} {group:8} {label:6} "
+                  + " ".join(f"{k}={v}" for k, v in report.items()
+                             if k not in ("case", "impl")), flush=True)
+    return samples
+
+
+# ---- the report -------------------------------------------------------------
+
+class Figures:
+    def __init__(self, samples):
+        self.samples = samples
+
+    def values(self, group, label, key):
+        return [float(r[key]) for r in self.samples[(group, label)]]
+
+    def median(self, group, label, key):
+        return statistics.median(self.values(group, label, key))
+
+
+def fmt(value):
+    if value >= 1000:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
+
+
+def rows(f):
+    """(scenario, metric, vrt, peer name, peer value, target, met) per line;
+    a target is a predicate over (vrt, peer) and its text."""
+    r = []
+    spawn = f.median("spawn", "vrt", "ns_per_task")
+    r.append(("spawn-complete", "ns per task", spawn, "floor (direct poll calls)",
+              f.median("spawn", "floor", "ns_per_task"), "vrt <= 30 ns", spawn <= 30))
+    rt = f.median("pingpong", "vrt", "rt_per_s")
+    for peer, target in (("epoll", 0.95), ("libuv", 1.0), ("libev", None)):
+        other = f.median("pingpong", peer, "rt_per_s")
+        if target is None:
+            r.append(("ping-pong", "round trips/s", rt, f"libev (ev_io)", other, "-", None))
+        elif peer == "epoll":
+            r.append(("ping-pong", "round trips/s", rt, "raw epoll loop (floor)", other,
+                      "vrt/peer >= 0.95", rt / other >= target))
+        else:
+            r.append(("ping-pong", "round trips/s", rt, "libuv (uv_poll)", other,
+                      "vrt/peer > 1", rt / other > target))
+    cpu = f.median("timers", "vrt", "cpu_s")
+    rss = f.median("timers", "vrt", "peak_rss_kb") / 1024
+    for peer in ("libuv", "libev"):
+        other_cpu = f.median("timers", peer, "cpu_s")
+        other_rss = f.median("timers", peer, "peak_rss_kb") / 1024
+        is_uv = peer == "libuv"
+        r.append(("million timers", "CPU s (user+sys)", cpu, peer, other_cpu,
+                  "vrt/peer <= 1" if is_uv else "-", cpu <= other_cpu if is_uv else None))
+        r.append(("million timers", "peak RSS MB", rss, peer, other_rss,
+                  "vrt/peer <= 0.5" if is_uv else "-",
+                  rss <= 0.5 * other_rss if is_uv else None))
+    idle = f.median("idle", "vrt", "idle_cpu_us")
+    r.append(("idle", "CPU us in a 1 s wait", idle, "-", None, "< 1000 us", idle < 1000))
+    few = f.median("scale", str(PARKED[0]), "ns_per_rt")
+    many = f.median("scale", str(PARKED[1]), "ns_per_rt")
+    r.append(("scale", f"ns per round trip, {PARKED[1]:,} parked", many,
+              f"{PARKED[0]} parked", few, "vrt/peer <= 1.2", many / few <= 1.2))
+    rps = f.median("http", "vrt", "rps")
+    uv_rps = f.median("http", "libuv", "rps")
+    r.append(("HTTP keep-alive (wrk)", "requests/s", rps, "libuv", uv_rps,
+              "vrt/peer >= 1", rps >= uv_rps))
+    r.append(("HTTP keep-alive (wrk)", "p99 latency us", f.median("http", "vrt", "p99_us"),
+              "libuv", f.median("http", "libuv", "p99_us"), "-", None))
+    return r
+
+
+def table(f):
+    lines = ["| scenario | metric | vrt | peer | peer value | vrt/peer | target | met |",
+             "| --- | --- | ---: | --- | ---: | ---: | --- | --- |"]
+    for scenario, metric, vrt, peer, other, target, met in rows(f):
+        ratio = f"{vrt / other:.2f}" if other else "-"
+        verdict = "-" if met is None else ("yes" if met else "**no**")
+        lines.append(f"| {scenario} | {metric} | {fmt(vrt)} | {peer} | "
+                     f"{fmt(other) if other is not None else '-'} | {ratio} | "
+                     f"{target} | {verdict} |")
+    return "\n".join(lines)
+
+
+RAW_KEYS = {"spawn": "ns_per_task", "pingpong": "rt_per_s", "timers": "cpu_s",
+            "idle": "idle_cpu_us", "scale": "ns_per_rt", "http": "rps"}
+
+
+def raw_runs(f):
+    lines = ["| case | impl | metric | every run |", "| --- | --- | --- | --- |"]
+    for (group, label), reports in f.samples.items():
+        keys = [RAW_KEYS[group]] + (["peak_rss_kb"] if group == "timers" else []) \
+            + (["p99_us"] if group == "http" else [])
+        for key in keys:
+            values = ", ".join(fmt(float(r[key])) for r in reports)
+            lines.append(f"| {group} | {label} | {key} | {values} |")
+    return "\n".join(lines)
+
+
+def command_output(argv):
+    try:
+        return subprocess.run(argv, capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "?"
+
+
+def package_version(name):
+    return command_output(["dpkg-query", "-W", "-f=${Version}", name]) or "?"
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return (f"{platform.system()} {platform.release()} {platform.machine()}, "
+            f"{os.cpu_count()} CPUs ({model})")
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def write_report(path, f, args, sizes, load_before, load_after, seconds):
+    commit = command_output(["git", "rev-parse", "--short", "HEAD"])
+    compiler = command_output([os.environ.get("CC", "cc"), "--version"]).splitlines()
+    text = f"""# vrt benchmarks
+
+{"Smoke run (1 round, small sizes): shows that everything runs, not how fast." if args.smoke
+ else f"Median of {args.runs} rounds; each round runs vrt and its peers one after the other."}
+
+- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, vrt {commit}
+- machine: {machine()}
+- load (/proc/loadavg 1, 5, 15 min): {load_before} before, {load_after} after; the machine is shared
+- compiler: {compiler[0] if compiler else '?'}, -O2 for vrt and every peer
+- peers: libuv {package_version('libuv1-dev')}, libev {package_version('libev-dev')}, wrk {package_version('wrk')}
+- sizes: {sizes['tasks']:,} tasks (batches of 1,000), {sizes['rounds']:,} ping-pong round trips, {sizes['timers']:,} timers, idle {sizes['idle_ms']} ms, scale {sizes['scale_rounds']:,} round trips, wrk -t1 -c{HTTP_CONNECTIONS} -d{sizes['http_s']}s
+- wall time of the whole run: {seconds:.0f} s
+
+{table(f)}
+
+Ratios are vrt's value over the peer's: above 1 is better for throughput
+(round trips/s, requests/s), below 1 is better for costs (ns, CPU, RSS).
+
+## Every run
+
+{raw_runs(f)}
+"""
+    with open(path, "w") as out:
+        out.write(text)
+
+
+PLOT = """set terminal pngcairo size 1400,800 font ",10"
+set output '{png}'
+set style data histograms
+set style fill solid 0.8 border -1
+set boxwidth 0.7
+set yrange [0:*]
+set grid ytics
+unset key
+set multiplot layout 2,3 title "vrt against its peers (median of {runs} rounds)"
+"""
+
+PANEL = """set title '{title}'
+$d{n} << EOD
+{data}
+EOD
+plot $d{n} using 2:xtic(1) linecolor rgb '#3b75af', '' using 0:2:(sprintf('%.3g', $2)) with labels offset 0,0.7 notitle
+"""
+
+
+def write_plot(path, f, runs):
+    panels = [
+        ("spawn-complete: ns per task (lower is better)",
+         [(i, f.median("spawn", i, "ns_per_task")) for i in ("vrt", "floor")]),
+        ("ping-pong: 1000 round trips/s (higher is better)",
+         [(i, f.median("pingpong", i, "rt_per_s") / 1e3)
+          for i in ("vrt", "epoll", "libuv", "libev")]),
+        ("million timers: CPU s (lower is better)",
+         [(i, f.median("timers", i, "cpu_s")) for i in ("vrt", "libuv", "libev")]),
+        ("million timers: peak RSS MB (lower is better)",
+         [(i, f.median("timers", i, "peak_rss_kb") / 1024) for i in ("vrt", "libuv", "libev")]),
+        ("scale: ns per round trip by parked tasks",
+         [(f"{p} parked", f.median("scale", str(p), "ns_per_rt")) for p in PARKED]),
+        ("HTTP keep-alive: 1000 requests/s (higher is better)",
+         [(i, f.median("http", i, "rps") / 1e3) for i in ("vrt", "libuv")]),
+    ]
+    script = PLOT.format(png=path, runs=runs)
+    for n, (title, bars) in enumerate(panels):
+        data = "\n".join(f'"{label}" {value:.6g}' for label, value in bars)
+        script += PANEL.format(title=title, n=n, data=data)
+    script += "unset multiplot\n"
+    gp = subprocess.run(["gnuplot"], input=script, capture_output=True, text=True)
+    if gp.returncode != 0 or not os.path.getsize(path):
+        fail("gnuplot failed: " + gp.stderr)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bin", required=True, help="directory of the benchmark programs")
+    parser.add_argument("--examples", required=True, help="directory of the example programs")
+    parser.add_argument("--out", required=True, help="the Markdown report")
+    parser.add_argument("--plot", required=True, help="the PNG plot")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args()
+    if args.smoke:
+        args.runs = 1
+    sizes = SMOKE if args.smoke else FULL
+    start = time.monotonic()
+    load_before = loadavg()
+    figures = Figures(run_rounds(args.bin, args.examples, sizes, args.runs))
+    load_after = loadavg()
+    write_report(args.out, figures, args, sizes, load_before, load_after,
+                 time.monotonic() - start)
+    write_plot(args.plot, figures, args.runs)
+    print(f"wrote {args.out} and {args.plot}")
+    print(table(figures))
+
+
+if __name__ == "__main__":
+    main()
