@@ -682,10 +682,13 @@ int64_t vrt_event_loop_poll_events(vrt_event_loop_t *self, int64_t timeout_ms)
     struct vrt_loop_state *st = self->state;
     st->event_count = 0;
     self->running = 1;
-    int64_t start = vrt_clock_ns();
+    /* Only a finite timeout or an armed timer needs the time: a loop that
+     * waits on fds alone (a ping-pong, a server) reads no clock. */
+    int timed = timeout_ms >= 0 || st->heap_len > 0;
+    int64_t start = timed ? vrt_clock_ns() : 0;
     int64_t user_deadline = timeout_ms < 0 ? INT64_MAX : deadline_after(start, timeout_ms);
     for (;;) {
-        int64_t now = vrt_clock_ns();
+        int64_t now = timed ? vrt_clock_ns() : 0;
         int64_t wait = timeout_ms < 0 ? -1 : ms_until(user_deadline, now);
         int64_t timer_wait = st->heap_len > 0 ? ms_until(st->heap[0]->deadline_ns, now) : -1;
         if (timer_wait >= 0 && (wait < 0 || timer_wait < wait))
@@ -701,7 +704,7 @@ int64_t vrt_event_loop_poll_events(vrt_event_loop_t *self, int64_t timeout_ms)
         }
         for (int i = 0; i < n && st->event_count < VRT_MAX_EVENTS; i++)
             take_io_event(self, &st->io[i]);
-        now = vrt_clock_ns();
+        now = timed ? vrt_clock_ns() : 0;
         take_expired_timers(self, now);
         if (st->event_count > 0 || now >= user_deadline)
             break;
