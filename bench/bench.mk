@@ -2,7 +2,8 @@
 # BUILD, CC, STD, WARN and OPT and builds $(BUILD)/lib/libvrt.a.
 #
 #   make bench        every scenario side by side with its peers, median of
-#                     5 rounds: bench/results/latest.md and latest.png
+#                     5 rounds: bench/results/latest.md and latest.png, and
+#                     the table in README.md's Benchmarks section
 #   make bench-smoke  build everything, one short round of each scenario
 #                     (part of make check; its report goes to build/bench/)
 
@@ -44,7 +45,8 @@ $(BUILD)/examples/http_server: examples/http.h
 bench: bench-build
 	@echo "== benchmarks: $(BENCH_RUNS) rounds, vrt and its peers side by side =="
 	$(PYTHON) bench/run.py --bin $(BENCH_BIN) --examples $(BUILD)/examples \
-	  --runs $(BENCH_RUNS) --out bench/results/latest.md --plot bench/results/latest.png
+	  --runs $(BENCH_RUNS) --out bench/results/latest.md --plot bench/results/latest.png \
+	  --readme README.md
 
 bench-smoke: bench-build
 	@echo "== benchmarks: smoke run (one short round of every scenario) =="

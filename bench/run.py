@@ -314,7 +314,7 @@ PANEL = """set title '{title}'
 $d{n} << EOD
 {data}
 EOD
-plot $d{n} using 2:xtic(1) linecolor rgb '#3b75af', '' using 0:2:(sprintf('%.3g', $2)) with labels offset 0,0.7 notitle
+plot $d{n} using 2:xtic(1) linecolor rgb '#3b75af', '' using 0:2:(sprintf('%.5g', $2)) with labels offset 0,0.7 notitle
 """
 
 
@@ -344,6 +344,29 @@ def write_plot(path, f, runs):
         fail("gnuplot failed: " + gp.stderr)
 
 
+README_BEGIN = "<!-- bench:begin -->"
+README_END = "<!-- bench:end -->"
+
+
+def update_readme(path, report_path, f, load_before, load_after, runs):
+    """Puts the latest table between the bench markers of the README."""
+    with open(path) as readme:
+        text = readme.read()
+    begin, end = text.find(README_BEGIN), text.find(README_END)
+    if begin < 0 or end < begin:
+        fail(f"{path} has no {README_BEGIN} ... {README_END} section")
+    section = f"""{README_BEGIN}
+The latest `make bench` ({time.strftime('%Y-%m-%d', time.gmtime())}, {machine()},
+load {load_before} before and {load_after} after; median of {runs} rounds; the
+full report with versions and every run is
+[`{report_path}`]({report_path}), the plot `bench/results/latest.png`):
+
+{table(f)}
+{README_END}"""
+    with open(path, "w") as readme:
+        readme.write(text[:begin] + section + text[end + len(README_END):])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bin", required=True, help="directory of the benchmark programs")
@@ -352,6 +375,7 @@ def main():
     parser.add_argument("--plot", required=True, help="the PNG plot")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--readme", help="put the table between its bench markers")
     args = parser.parse_args()
     if args.smoke:
         args.runs = 1
@@ -363,6 +387,8 @@ def main():
     write_report(args.out, figures, args, sizes, load_before, load_after,
                  time.monotonic() - start)
     write_plot(args.plot, figures, args.runs)
+    if args.readme:
+        update_readme(args.readme, args.out, figures, load_before, load_after, args.runs)
     print(f"wrote {args.out} and {args.plot}")
     print(table(figures))
 
