@@ -356,10 +356,18 @@ def update_readme(path, report_path, f, load_before, load_after, runs):
     if begin < 0 or end < begin:
         fail(f"{path} has no {README_BEGIN} ... {README_END} section")
     section = f"""{README_BEGIN}
-The latest `make bench` ({time.strftime('%Y-%m-%d', time.gmtime())}, {machine()},
-load {load_before} before and {load_after} after; median of {runs} rounds; the
-full report with versions and every run is
-[`{report_path}`]({report_path}), the plot `bench/results/latest.png`):
+`make bench` (about 4 minutes; `make deps` installs libuv, libev, wrk and
+gnuplot) runs six scenarios side by side with libuv, libev and a raw epoll
+loop, vrt and its peers interleaved in each round, and writes
+[`{report_path}`]({report_path}) (machine, versions, load, every run) and
+the plot `bench/results/latest.png`; `bench/README.md` says what each
+scenario measures and what limits the targets not met.  `make check` runs
+one short round of each (`make bench-smoke`).  The HTTP server is
+`examples/http_server.c` (`make examples`), on ReactorRuntime.
+
+Latest run: {time.strftime('%Y-%m-%d', time.gmtime())}, {machine()}, a machine
+shared with other jobs (load {load_before} before, {load_after} after);
+median of {runs} rounds.
 
 {table(f)}
 {README_END}"""
@@ -380,6 +388,8 @@ def main():
     if args.smoke:
         args.runs = 1
     sizes = SMOKE if args.smoke else FULL
+    for path in (args.out, args.plot):
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     start = time.monotonic()
     load_before = loadavg()
     figures = Figures(run_rounds(args.bin, args.examples, sizes, args.runs))
