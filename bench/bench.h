@@ -29,6 +29,33 @@ static inline int64_t bench_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/*
+ * A measured span: wall-clock time, and the CPU time of this process
+ * (user plus system).  The figures per task and per round trip come from
+ * the CPU time, which leaves out the time the process waited for a CPU
+ * while other jobs ran on a shared machine; the wall time is reported
+ * beside it.
+ */
+struct bench_span {
+    int64_t wall_ns;
+    int64_t cpu_ns;
+};
+
+static inline struct bench_span bench_span_start(void)
+{
+    struct timespec cpu;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+    struct bench_span now = {bench_now_ns(), (int64_t)cpu.tv_sec * 1000000000 + cpu.tv_nsec};
+    return now;
+}
+
+static inline struct bench_span bench_span_end(struct bench_span start)
+{
+    struct bench_span now = bench_span_start();
+    struct bench_span elapsed = {now.wall_ns - start.wall_ns, now.cpu_ns - start.cpu_ns};
+    return elapsed;
+}
+
 /* User plus system CPU this process has used so far, in seconds. */
 static inline double bench_cpu_s(void)
 {
@@ -135,11 +162,13 @@ static inline int64_t bench_timer_timeout_ms(long index)
     return 2 + index / 1000;
 }
 
-static inline void bench_report_pingpong(const char *impl, long rounds, int64_t elapsed_ns)
+static inline void bench_report_pingpong(const char *impl, long rounds, struct bench_span span)
 {
-    bench_report("case=pingpong impl=%s rounds=%ld rt_per_s=%.0f ns_per_rt=%.1f",
-                 impl, rounds, (double)rounds * 1e9 / (double)elapsed_ns,
-                 (double)elapsed_ns / (double)rounds);
+    bench_report("case=pingpong impl=%s rounds=%ld rt_per_s=%.0f ns_per_rt=%.1f "
+                 "wall_rt_per_s=%.0f",
+                 impl, rounds, (double)rounds * 1e9 / (double)span.cpu_ns,
+                 (double)span.cpu_ns / (double)rounds,
+                 (double)rounds * 1e9 / (double)span.wall_ns);
 }
 
 static inline void bench_report_timers(const char *impl, long timers, long fired,

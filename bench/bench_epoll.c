@@ -31,7 +31,7 @@ int main(int argc, char **argv)
     watch(epfd, sv[0]);
     watch(epfd, sv[1]);
     long done = 0;
-    int64_t start = bench_now_ns();
+    struct bench_span start = bench_span_start();
     bench_send_byte(sv[0], BENCH_PING);
     while (done < rounds) {
         struct epoll_event events[64];
@@ -48,7 +48,7 @@ int main(int argc, char **argv)
                 bench_send_byte(sv[0], BENCH_PING);
         }
     }
-    int64_t elapsed = bench_now_ns() - start;
+    struct bench_span elapsed = bench_span_end(start);
     close(epfd);
     close(sv[0]);
     close(sv[1]);

@@ -59,10 +59,10 @@ static int run_pingpong(long rounds)
     pp.ping.data = pp.pong.data = &pp;
     ev_io_start(loop, &pp.ping);
     ev_io_start(loop, &pp.pong);
-    int64_t start = bench_now_ns();
+    struct bench_span start = bench_span_start();
     bench_send_byte(pp.fds[0], BENCH_PING);
     ev_run(loop, 0);
-    int64_t elapsed = bench_now_ns() - start;
+    struct bench_span elapsed = bench_span_end(start);
     if (pp.done != rounds) {
         fprintf(stderr, "bench: %ld of %ld rounds\n", pp.done, rounds);
         return 2;

@@ -60,10 +60,10 @@ static int run_pingpong(long rounds)
     pp.ping.data = pp.pong.data = &pp;
     check_uv(uv_poll_start(&pp.ping, UV_READABLE, on_ping_readable), "uv_poll_start");
     check_uv(uv_poll_start(&pp.pong, UV_READABLE, on_pong_readable), "uv_poll_start");
-    int64_t start = bench_now_ns();
+    struct bench_span start = bench_span_start();
     bench_send_byte(pp.fds[0], BENCH_PING);
     check_uv(uv_run(loop, UV_RUN_DEFAULT), "uv_run");
-    int64_t elapsed = bench_now_ns() - start;
+    struct bench_span elapsed = bench_span_end(start);
     if (pp.done != rounds) {
         fprintf(stderr, "bench: %ld of %ld rounds\n", pp.done, rounds);
         return 2;

@@ -88,10 +88,10 @@ static int run_spawn(int floor, long tasks, long batch)
     else
         spawn_batch(&rt, handles, batch);
     int64_t sum = 0;
-    int64_t start = bench_now_ns();
+    struct bench_span start = bench_span_start();
     for (long done = 0; done < tasks; done += batch)
         sum += floor ? floor_batch(floor_tasks, batch) : spawn_batch(&rt, handles, batch);
-    int64_t elapsed = bench_now_ns() - start;
+    struct bench_span elapsed = bench_span_end(start);
     if (sum != expected_sum(tasks, batch)) {
         fprintf(stderr, "bench: wrong sum of results %lld\n", (long long)sum);
         return 2;
@@ -99,8 +99,9 @@ static int run_spawn(int floor, long tasks, long batch)
     vrt_runtime_free(&rt);
     free(handles);
     free(floor_tasks);
-    bench_report("case=spawn impl=%s tasks=%ld batch=%ld ns_per_task=%.2f",
-                 floor ? "floor" : "vrt", tasks, batch, (double)elapsed / (double)tasks);
+    bench_report("case=spawn impl=%s tasks=%ld batch=%ld ns_per_task=%.2f wall_ns_per_task=%.2f",
+                 floor ? "floor" : "vrt", tasks, batch, (double)elapsed.cpu_ns / (double)tasks,
+                 (double)elapsed.wall_ns / (double)tasks);
     return 0;
 }
 
@@ -111,8 +112,9 @@ struct pinger {
     int fd;
     long rounds;
     long done;
-    int64_t start_ns;
-    int64_t elapsed_ns;
+    int started;
+    struct bench_span start;
+    struct bench_span elapsed;
     int *parked_fds; /* woken when the rounds are done, so that run ends */
     long parked;
 };
@@ -134,13 +136,14 @@ static void wake_parked(const struct pinger *p)
 static int64_t poll_ping(int64_t future_ptr)
 {
     struct pinger *p = (struct pinger *)(intptr_t)future_ptr;
-    if (p->start_ns == 0) {
+    if (!p->started) {
         /* The clock starts here, after every parked task has parked. */
-        p->start_ns = bench_now_ns();
+        p->started = 1;
+        p->start = bench_span_start();
         bench_send_byte(p->fd, BENCH_PING);
     } else if (bench_recv_byte(p->fd) >= 0) {
         if (++p->done == p->rounds) {
-            p->elapsed_ns = bench_now_ns() - p->start_ns;
+            p->elapsed = bench_span_end(p->start);
             bench_send_byte(p->fd, BENCH_STOP);
             wake_parked(p);
             return vrt_poll_ready(0);
@@ -210,8 +213,8 @@ static void spawn_task(vrt_reactor_runtime_t *reactor, void *future, vrt_poll_fn
 }
 
 /* Ping-pong between two reactor tasks, with `parked` idle tasks spawned
- * before them.  Returns the nanoseconds the rounds took. */
-static int64_t pingpong(long rounds, long parked)
+ * before them.  Returns the time the rounds took. */
+static struct bench_span pingpong(long rounds, long parked)
 {
     vrt_reactor_runtime_t reactor = vrt_reactor_runtime_new();
     if (reactor.event_loop == NULL)
@@ -232,7 +235,8 @@ static int64_t pingpong(long rounds, long parked)
     }
     int sv[2];
     bench_socketpair(sv);
-    struct pinger ping = {&reactor, sv[0], rounds, 0, 0, 0, parked_fds, parked};
+    struct pinger ping = {.reactor = &reactor, .fd = sv[0], .rounds = rounds,
+                          .parked_fds = parked_fds, .parked = parked};
     struct ponger pong = {&reactor, sv[1]};
     spawn_task(&reactor, &ping, poll_ping);
     spawn_task(&reactor, &pong, poll_pong);
@@ -249,7 +253,7 @@ static int64_t pingpong(long rounds, long parked)
     close(sv[1]);
     free(parked_fds);
     free(idle);
-    return ping.elapsed_ns;
+    return ping.elapsed;
 }
 
 /* ---- million timers ---------------------------------------------------- */
@@ -369,9 +373,11 @@ int main(int argc, char **argv)
     if (strcmp(name, "scale") == 0 && argc >= 3) {
         long parked = bench_count_arg(argc, argv, 2, 10);
         long rounds = bench_count_arg(argc, argv, 3, 200000);
-        int64_t elapsed = pingpong(rounds, parked);
-        bench_report("case=scale impl=vrt parked=%ld rounds=%ld ns_per_rt=%.1f", parked,
-                     rounds, (double)elapsed / (double)rounds);
+        struct bench_span elapsed = pingpong(rounds, parked);
+        bench_report("case=scale impl=vrt parked=%ld rounds=%ld ns_per_rt=%.1f "
+                     "wall_ns_per_rt=%.1f", parked, rounds,
+                     (double)elapsed.cpu_ns / (double)rounds,
+                     (double)elapsed.wall_ns / (double)rounds);
         return 0;
     }
     if (strcmp(name, "timers") == 0)

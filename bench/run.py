@@ -76,15 +76,31 @@ def check_http(port):
 
 
 def wrk_figures(output):
+    requests = re.search(r"(\d+) requests in", output)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\b", output, re.M)
-    if rps is None or p99 is None:
+    if requests is None or rps is None or p99 is None:
         fail("cannot read wrk's output:\n" + output)
     for problem in ("Socket errors", "Non-2xx"):
         if problem in output:
             fail("wrk reports errors:\n" + output)
     scale = {"us": 1.0, "ms": 1e3, "s": 1e6}[p99.group(2)]
-    return float(rps.group(1)), float(p99.group(1)) * scale
+    return int(requests.group(1)), float(rps.group(1)), float(p99.group(1)) * scale
+
+
+def stop_server(proc, server):
+    """SIGTERM, then the server's exit status and CPU seconds (wait4)."""
+    proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid == proc.pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return proc.returncode, usage.ru_utime + usage.ru_stime
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait()
+    fail(f"{server} did not stop on SIGTERM")
 
 
 def run_http(impl, server, seconds):
@@ -101,17 +117,13 @@ def run_http(impl, server, seconds):
              f"http://127.0.0.1:{port}/"], capture_output=True, text=True)
         if wrk.returncode != 0:
             fail("wrk failed: " + wrk.stderr)
-        rps, p99_us = wrk_figures(wrk.stdout)
+        requests, rps, p99_us = wrk_figures(wrk.stdout)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            rc = proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            fail(f"{server} did not stop on SIGTERM")
+        rc, cpu_s = stop_server(proc, server)
     if rc != 0:
         fail(f"{server} exited {rc} after SIGTERM")
-    return {"case": "http", "impl": impl, "rps": rps, "p99_us": p99_us}
+    return {"case": "http", "impl": impl, "rps": rps, "p99_us": p99_us,
+            "server_cpu_us_per_req": cpu_s * 1e6 / requests}
 
 
 # ---- the cases --------------------------------------------------------------
@@ -213,6 +225,9 @@ def rows(f):
               "vrt/peer >= 1", rps >= uv_rps))
     r.append(("HTTP keep-alive (wrk)", "p99 latency us", f.median("http", "vrt", "p99_us"),
               "libuv", f.median("http", "libuv", "p99_us"), "-", None))
+    r.append(("HTTP keep-alive (wrk)", "server CPU us per request",
+              f.median("http", "vrt", "server_cpu_us_per_req"), "libuv",
+              f.median("http", "libuv", "server_cpu_us_per_req"), "-", None))
     return r
 
 
@@ -228,16 +243,18 @@ def table(f):
     return "\n".join(lines)
 
 
-RAW_KEYS = {"spawn": "ns_per_task", "pingpong": "rt_per_s", "timers": "cpu_s",
-            "idle": "idle_cpu_us", "scale": "ns_per_rt", "http": "rps"}
+RAW_KEYS = {"spawn": ["ns_per_task", "wall_ns_per_task"],
+            "pingpong": ["rt_per_s", "wall_rt_per_s"],
+            "timers": ["cpu_s", "peak_rss_kb", "wall_s"],
+            "idle": ["idle_cpu_us"],
+            "scale": ["ns_per_rt", "wall_ns_per_rt"],
+            "http": ["rps", "p99_us", "server_cpu_us_per_req"]}
 
 
 def raw_runs(f):
     lines = ["| case | impl | metric | every run |", "| --- | --- | --- | --- |"]
     for (group, label), reports in f.samples.items():
-        keys = [RAW_KEYS[group]] + (["peak_rss_kb"] if group == "timers" else []) \
-            + (["p99_us"] if group == "http" else [])
-        for key in keys:
+        for key in RAW_KEYS[group]:
             values = ", ".join(fmt(float(r[key])) for r in reports)
             lines.append(f"| {group} | {label} | {key} | {values} |")
     return "\n".join(lines)
@@ -290,6 +307,11 @@ def write_report(path, f, args, sizes, load_before, load_after, seconds):
 
 Ratios are vrt's value over the peer's: above 1 is better for throughput
 (round trips/s, requests/s), below 1 is better for costs (ns, CPU, RSS).
+Spawn-complete, ping-pong and scale are timed on the process's CPU clock
+(user plus system), which leaves out the time a case waited for a CPU on the
+shared machine; their wall-clock figures are under "Every run".  The HTTP
+figures are wrk's, with both programs sharing the 2 CPUs; the server's CPU
+per request comes from its rusage.
 
 ## Every run
 
