@@ -182,4 +182,16 @@ static inline void bench_report_timers(const char *impl, long timers, long fired
                  (double)elapsed_ns / 1e9);
 }
 
+/* main() of a peer program that has the ping-pong and the timers cases. */
+static inline int bench_peer_main(int argc, char **argv, const char *program,
+                                  int (*pingpong)(long rounds), int (*timers)(long count))
+{
+    if (argc >= 2 && strcmp(argv[1], "pingpong") == 0)
+        return pingpong(bench_count_arg(argc, argv, 2, 200000));
+    if (argc >= 2 && strcmp(argv[1], "timers") == 0)
+        return timers(bench_count_arg(argc, argv, 2, 1000000));
+    fprintf(stderr, "usage: %s pingpong [rounds] | timers [count]\n", program);
+    return 2;
+}
+
 #endif /* VRT_BENCH_H */

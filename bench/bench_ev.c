@@ -104,10 +104,5 @@ static int run_timers(long count)
 
 int main(int argc, char **argv)
 {
-    if (argc >= 2 && strcmp(argv[1], "pingpong") == 0)
-        return run_pingpong(bench_count_arg(argc, argv, 2, 200000));
-    if (argc >= 2 && strcmp(argv[1], "timers") == 0)
-        return run_timers(bench_count_arg(argc, argv, 2, 1000000));
-    fprintf(stderr, "usage: bench_ev pingpong [rounds] | timers [count]\n");
-    return 2;
+    return bench_peer_main(argc, argv, "bench_ev", run_pingpong, run_timers);
 }

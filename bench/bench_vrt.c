@@ -107,6 +107,12 @@ static int run_spawn(int floor, long tasks, long batch)
 
 /* ---- ping-pong and scale ----------------------------------------------- */
 
+/* A task that waits on one fd of its own: the ponger, a parked task. */
+struct fd_task {
+    vrt_reactor_runtime_t *reactor;
+    int fd;
+};
+
 struct pinger {
     vrt_reactor_runtime_t *reactor;
     int fd;
@@ -154,14 +160,9 @@ static int64_t poll_ping(int64_t future_ptr)
     return vrt_poll_pending();
 }
 
-struct ponger {
-    vrt_reactor_runtime_t *reactor;
-    int fd;
-};
-
 static int64_t poll_pong(int64_t future_ptr)
 {
-    struct ponger *p = (struct ponger *)(intptr_t)future_ptr;
+    struct fd_task *p = (struct fd_task *)(intptr_t)future_ptr;
     int byte = bench_recv_byte(p->fd);
     if (byte == BENCH_STOP)
         return vrt_poll_ready(0);
@@ -171,15 +172,10 @@ static int64_t poll_pong(int64_t future_ptr)
     return vrt_poll_pending();
 }
 
-struct parked {
-    vrt_reactor_runtime_t *reactor;
-    int fd;
-};
-
 /* Waits on an eventfd that nobody writes until the ping-pong is over. */
 static int64_t poll_parked(int64_t future_ptr)
 {
-    struct parked *p = (struct parked *)(intptr_t)future_ptr;
+    struct fd_task *p = (struct fd_task *)(intptr_t)future_ptr;
     uint64_t value;
     if (read(p->fd, &value, sizeof value) == (ssize_t)sizeof value)
         return vrt_poll_ready(0);
@@ -223,21 +219,21 @@ static struct bench_span pingpong(long rounds, long parked)
         bench_die("vrt_runtime_set_max_tasks");
     raise_fd_limit(parked + 64);
     int *parked_fds = malloc((size_t)(parked + 1) * sizeof *parked_fds);
-    struct parked *idle = malloc((size_t)(parked + 1) * sizeof *idle);
+    struct fd_task *idle = malloc((size_t)(parked + 1) * sizeof *idle);
     if (parked_fds == NULL || idle == NULL)
         bench_die("malloc");
     for (long i = 0; i < parked; i++) {
         parked_fds[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
         if (parked_fds[i] < 0)
             bench_die("eventfd");
-        idle[i] = (struct parked){&reactor, parked_fds[i]};
+        idle[i] = (struct fd_task){&reactor, parked_fds[i]};
         spawn_task(&reactor, &idle[i], poll_parked);
     }
     int sv[2];
     bench_socketpair(sv);
     struct pinger ping = {.reactor = &reactor, .fd = sv[0], .rounds = rounds,
                           .parked_fds = parked_fds, .parked = parked};
-    struct ponger pong = {&reactor, sv[1]};
+    struct fd_task pong = {&reactor, sv[1]};
     spawn_task(&reactor, &ping, poll_ping);
     spawn_task(&reactor, &pong, poll_pong);
     if (vrt_reactor_runtime_run(&reactor) != 0)
