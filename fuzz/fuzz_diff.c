@@ -44,6 +44,14 @@ static void zero_delay(struct oracle_call *c, int arg)
     }
 }
 
+/* A loop call naming a number that is no pipe: it is passed as a raw fd,
+ * and which file that is depends on the fds the kernel handed out. */
+static int names_raw_fd(const struct oracle_call *c, int pipes)
+{
+    return (op_is(c, "loop deregister") && c->nums[1] != -7 && c->nums[0] >= pipes) ||
+           (op_is(c, "loop find-task") && c->nums[0] >= pipes);
+}
+
 /* Calls whose memory use spec/scenarios.md ("Allocation") tells the model,
  * or that allocate nothing; only these may run while allocations fail. */
 static int allowed_while_failing(const struct oracle_call *c, int spawned_since_new,
@@ -76,6 +84,8 @@ static int allowed_while_failing(const struct oracle_call *c, int spawned_since_
  *    depends on the fds the kernel hands out meanwhile; `write-held`
  *    without them writes to the pipe itself, which the model does not
  *    count (its held file is the one that outlived `close`);
+ *  - `loop deregister` and `loop find-task` of a number that is no pipe
+ *    (a raw fd: which file it is depends on the kernel);
  *  - `set-next-id` once, near the end of the ids, from a host call (twice
  *    could hand out an id again, and a stale handle would look valid);
  *  - while `fail-alloc 1` is in force only the calls of "Allocation".
@@ -93,6 +103,8 @@ static int make_deterministic(struct oracle_scenario *scn)
         if (strncmp(c->op, "loop register-", 14) == 0 || op_is(c, "reopen") || op_is(c, "close") ||
             op_is(c, "write-held") || op_is(c, "set-next-id") ||
             op_is(c, "fail-alloc") || op_is(c, "loop poll"))
+            return -1;
+        if (names_raw_fd(c, scn->pipes))
             return -1;
         if (op_is(c, "sleep"))
             zero_delay(c, 0);
@@ -120,6 +132,8 @@ static int make_deterministic(struct oracle_scenario *scn)
         else if (op_is(c, "loop cleanup"))
             own_loop = 0;
         if (strncmp(c->op, "loop register-", 14) == 0 && !own_loop)
+            return -1;
+        if (names_raw_fd(c, scn->pipes))
             return -1;
         if (op_is(c, "sleep") || op_is(c, "loop poll"))
             zero_delay(c, 0);
