@@ -622,9 +622,13 @@ static void drain_waker(vrt_event_loop_t *loop)
 {
     char buf[64];
     ssize_t n;
+    /* The drain ends on EAGAIN, which is no error of the caller's: a
+     * block_on whose value is -1 must leave errno as it was. */
+    int caller_errno = errno;
     do
         n = read((int)loop->waker_read_fd, buf, sizeof buf);
     while (n > 0 || (n < 0 && errno == EINTR));
+    errno = caller_errno;
     /* Clear the flag only once the pipe is empty: cleared first, a wake
      * could write its byte into this drain and leave the flag set with an
      * empty pipe, and every later wake would then be lost.  A wake between
