@@ -48,20 +48,24 @@ vrt_task_entry_t *grp_alloc_entry(vrt_task_group_t *g);
 vrt_runtime_t *grp_alloc_core(vrt_task_group_t *g)
     /*@ ghost (vrt_task_entry_t *e) */;
 
+/* A new array of cap cells apart from the group's arrays, core and
+ * entries, and from the core the caller holds. */
+#define GRP_APART_ARRAY(r, cap)                                              \
+    (g->capacity > 0 ==>                                                     \
+        \separated(r + (0 .. cap - 1), g->entries + (0 .. g->capacity - 1), \
+                   g->results + (0 .. g->capacity - 1))) &&                 \
+    (g->core != \null ==> \separated(r + (0 .. cap - 1), g->core)) &&       \
+    (core != \null ==> \separated(r + (0 .. cap - 1), core)) &&             \
+    (\forall integer i; 0 <= i < g->task_count ==>                          \
+        \separated(r + (0 .. cap - 1), g->entries[i]))
+
 /*@ requires grp_inv(g) && 0 < cap <= GROUP_CAPACITY_LIMIT && \valid(e);
     assigns errno;
     ensures \result == \null ==> errno == ENOMEM;
     ensures \result != \null ==>
             \valid(\result + (0 .. cap - 1)) &&
             \separated(\result + (0 .. cap - 1), g, e) &&
-            (g->capacity > 0 ==>
-                \separated(\result + (0 .. cap - 1),
-                           g->entries + (0 .. g->capacity - 1),
-                           g->results + (0 .. g->capacity - 1))) &&
-            (g->core != \null ==> \separated(\result + (0 .. cap - 1), g->core)) &&
-            (core != \null ==> \separated(\result + (0 .. cap - 1), core)) &&
-            (\forall integer i; 0 <= i < g->task_count ==>
-                \separated(\result + (0 .. cap - 1), g->entries[i]));
+            GRP_APART_ARRAY(\result, cap);
 */
 vrt_task_entry_t **grp_alloc_entries(vrt_task_group_t *g, int64_t cap)
     /*@ ghost (vrt_task_entry_t *e, vrt_runtime_t *core) */;
@@ -74,14 +78,7 @@ vrt_task_entry_t **grp_alloc_entries(vrt_task_group_t *g, int64_t cap)
             \valid(\result + (0 .. cap - 1)) &&
             \separated(\result + (0 .. cap - 1), g, e,
                        entries + (0 .. cap - 1)) &&
-            (g->capacity > 0 ==>
-                \separated(\result + (0 .. cap - 1),
-                           g->entries + (0 .. g->capacity - 1),
-                           g->results + (0 .. g->capacity - 1))) &&
-            (g->core != \null ==> \separated(\result + (0 .. cap - 1), g->core)) &&
-            (core != \null ==> \separated(\result + (0 .. cap - 1), core)) &&
-            (\forall integer i; 0 <= i < g->task_count ==>
-                \separated(\result + (0 .. cap - 1), g->entries[i]));
+            GRP_APART_ARRAY(\result, cap);
 */
 int64_t *grp_alloc_results(vrt_task_group_t *g, int64_t cap)
     /*@ ghost (vrt_task_entry_t *e, vrt_runtime_t *core,
