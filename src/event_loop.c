@@ -593,6 +593,12 @@ int64_t vrt_event_loop_wake(vrt_event_loop_t *self)
         do
             n = write((int)self->waker_write_fd, "w", 1);
         while (n < 0 && errno == EINTR);
+        if (n < 0 && errno != EAGAIN) {
+            /* No byte went in: left set, the flag would swallow every
+             * later wake. */
+            atomic_store(&self->state->wake_pending, 0);
+            return -1;
+        }
         errno = saved;
     }
     return 0;
