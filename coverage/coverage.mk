@@ -1,0 +1,118 @@
+# Coverage gate, fault injection, valgrind and ThreadSanitizer runs.
+# Included by the GNUmakefile (which defines BUILD, CC, STD, WARN, SRC,
+# KQ_SRC, TEST_CFLAGS, TEST_LIBS, SAN_FLAGS, ...) after tests/oracle.mk
+# (ORACLE_SRC, ORACLE_SCN).  See coverage/README.md.
+#
+#   make coverage        gcov build of src/, the whole suite, HTML report in
+#                        coverage/html/, fails under 100% lines / 95% branches
+#   make fault-tests     every allocation and system call failed in turn,
+#                        ASan+LSan, epoll and kqueue (over the emulation)
+#   make valgrind-tests  the plain suite under valgrind memcheck
+#   make tsan-test       wake() from 4 threads while the loop polls, TSan
+
+ifndef VRT_COVERAGE_MK
+VRT_COVERAGE_MK := 1
+
+.PHONY: coverage coverage-run fault-tests valgrind-tests tsan-test
+
+DEPS_PACKAGES += gcovr valgrind
+
+COV_DIR      := $(BUILD)/cov
+COV_FLAGS    := -O0 -g --coverage
+COV_LIB_OBJS := $(patsubst src/%.c,$(COV_DIR)/obj/%.o,$(SRC))
+COV_KQ_OBJS  := $(patsubst src/%.c,$(COV_DIR)/kq/%.o,$(KQ_SRC))
+COV_GATE     := --fail-under-line 100 --fail-under-branch 95
+
+# The fault shim: every system call the library makes, wrapped at link time
+# (tests/shim); the kqueue build also wraps the emulation's kqueue/kevent.
+SHIM_WRAP    := -Wl,--wrap=epoll_create1,--wrap=epoll_ctl,--wrap=epoll_wait \
+                -Wl,--wrap=pipe,--wrap=pipe2,--wrap=eventfd,--wrap=fcntl \
+                -Wl,--wrap=read,--wrap=write
+SHIM_KQ_WRAP := $(SHIM_WRAP) -Wl,--wrap=kqueue,--wrap=kevent
+FAULT_SRC    := $(sort $(wildcard tests/test_fault_*.c))
+FAULT_DEPS   := $(FAULT_SRC) tests/shim/shim.c tests/shim/shim.h tests/helpers.h \
+                tests/io_helpers.h src/vrt_internal.h
+FAULT_KQ_SRC := tests/shim/shim_kqueue.c tests/kqueue_emu/kqueue_emu.c
+
+# $(call fault_epoll_cmd,FLAGS,LIBRARY) and fault_kqueue_cmd: link a fault suite.
+define fault_epoll_cmd
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $(1) $(SHIM_WRAP) $(FAULT_SRC) tests/shim/shim.c $(2) $(TEST_LIBS) -o $@
+endef
+define fault_kqueue_cmd
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) $(1) -Itests/kqueue_emu $(SHIM_KQ_WRAP) $(FAULT_SRC) tests/shim/shim.c \
+	  $(FAULT_KQ_SRC) $(2) $(TEST_LIBS) -o $@
+endef
+
+# ---- fault injection ----------------------------------------------------------
+
+$(BUILD)/fault/vrt-fault: $(FAULT_DEPS) $(BUILD)/asan/libvrt.a
+	$(call fault_epoll_cmd,$(SAN_FLAGS),$(BUILD)/asan/libvrt.a)
+
+$(BUILD)/fault/vrt-fault-kq: $(FAULT_DEPS) $(FAULT_KQ_SRC) $(KQ_OBJS)
+	$(call fault_kqueue_cmd,$(SAN_FLAGS),$(KQ_OBJS))
+
+# Each test prints "fault-sites OPERATION MODE N"; the hard failures
+# (distinct operation and call-site pairs) must number at least 50.
+FAULT_MIN_SITES := 50
+define fault_summary
+	@awk '$$1 == "fault-sites" { n[$$3] += $$4; ops[$$2] = 1 } \
+	  END { printf "fault injection (%s): %d failure sites exercised over %d operations, %d EINTR retries, 0 leaks\n", \
+	        "$(2)", n["hard"], length(ops), n["eintr"]; \
+	        if (n["hard"] < $(FAULT_MIN_SITES)) { print "fewer than $(FAULT_MIN_SITES) sites"; exit 1 } }' $(1)
+endef
+
+fault-tests: $(BUILD)/fault/vrt-fault $(BUILD)/fault/vrt-fault-kq
+	@echo "== fault injection: every allocation and system call failed in turn (ASan+LSan) =="
+	$(call run_sanitized,$(BUILD)/fault/vrt-fault,fault)
+	$(call fault_summary,$(BUILD)/fault.log,epoll)
+	$(call run_sanitized,$(BUILD)/fault/vrt-fault-kq,fault-kq)
+	$(call fault_summary,$(BUILD)/fault-kq.log,kqueue)
+
+# ---- coverage -------------------------------------------------------------------
+
+$(COV_DIR)/obj/%.o: src/%.c src/vrt.h src/vrt_internal.h src/backend.h
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(WARN) $(COV_FLAGS) -c $< -o $@
+
+$(COV_DIR)/kq/%.o: src/%.c src/vrt.h src/vrt_internal.h src/backend.h
+	@mkdir -p $(@D)
+	$(CC) $(STD) $(WARN) $(COV_FLAGS) -Itests/kqueue_emu -c $< -o $@
+
+$(COV_DIR)/vrt-tests: $(TEST_DEPS) $(COV_LIB_OBJS)
+	$(CC) $(TEST_CFLAGS) $(COV_FLAGS) $(EPOLL_WRAP) $(TEST_ALL_SRC) $(COV_LIB_OBJS) $(TEST_LIBS) -o $@
+
+$(COV_DIR)/vrt-tests-kq: $(KQ_TESTS) tests/helpers.h tests/io_helpers.h tests/kqueue_emu/kqueue_emu.c \
+                         tests/kqueue_emu/sys/event.h $(COV_KQ_OBJS)
+	$(CC) $(TEST_CFLAGS) $(COV_FLAGS) -Itests/kqueue_emu $(KQ_TESTS) \
+	  tests/kqueue_emu/kqueue_emu.c $(COV_KQ_OBJS) $(TEST_LIBS) -o $@
+
+$(COV_DIR)/vrt-fault: $(FAULT_DEPS) $(COV_LIB_OBJS)
+	$(call fault_epoll_cmd,$(COV_FLAGS),$(COV_LIB_OBJS))
+
+$(COV_DIR)/vrt-fault-kq: $(FAULT_DEPS) $(FAULT_KQ_SRC) $(COV_KQ_OBJS)
+	$(call fault_kqueue_cmd,$(COV_FLAGS),$(COV_KQ_OBJS))
+
+$(COV_DIR)/vrt-oracle: $(ORACLE_SRC) src/oracle/oracle.h $(COV_LIB_OBJS)
+	$(CC) $(STD) $(WARN) $(COV_FLAGS) -Isrc $(ORACLE_SRC) $(COV_LIB_OBJS) -o $@
+
+COV_BINARIES := vrt-tests vrt-tests-kq vrt-fault vrt-fault-kq
+
+coverage-run: $(addprefix $(COV_DIR)/,$(COV_BINARIES) vrt-oracle)
+	@echo "== coverage: the suite over the gcov build of src/ =="
+	@find $(COV_DIR) -name '*.gcda' -delete
+	@for t in $(COV_BINARIES); do \
+	  $(RUN_LIMIT) $(COV_DIR)/$$t --jobs 2 >$(COV_DIR)/$$t.log 2>&1 || \
+	    { tail -40 $(COV_DIR)/$$t.log; echo "coverage: $$t failed"; exit 1; }; \
+	done
+	@$(COV_DIR)/vrt-oracle --check $(ORACLE_SCN) >$(COV_DIR)/oracle.log
+	@$(COV_DIR)/vrt-oracle --compare $(ORACLE_SCN) >>$(COV_DIR)/oracle.log
+
+coverage: coverage-run
+	@mkdir -p coverage/html
+	gcovr -r . --object-directory $(COV_DIR) --filter 'src/[^/]*\.c$$' \
+	  --exclude-unreachable-branches --html-details coverage/html/index.html \
+	  --print-summary $(COV_GATE)
+
+endif
