@@ -92,6 +92,14 @@ static int64_t ready_7(int64_t future_ptr)
     return vrt_poll_ready(7);
 }
 
+/* Pending once without waiting on anything (a cooperative yield). */
+static int64_t yield_once(int64_t future_ptr)
+{
+    (void)future_ptr;
+    static int polls;
+    return ++polls % 2 == 1 ? vrt_poll_pending() : vrt_poll_ready(2);
+}
+
 /* Which reactor a task waits on; NULL: the global one. */
 static vrt_reactor_runtime_t *task_reactor;
 
@@ -552,11 +560,14 @@ static void group_spawn_verify(struct fault_ctx *c, int64_t rc, const struct shi
 static void group_tasks_setup(struct fault_ctx *c)
 {
     group_setup(c);
+    /* Every task runs to its end whatever failed in another one. */
+    cr_assert_eq(vrt_task_group_set_cancel_on_error(&c->group, 0), 0);
     make_pipe(c->pipe);
     pipe_tasks_reset(c);
     cr_assert_eq(vrt_task_group_spawn(&c->group, (int64_t)(intptr_t)&reader_task, reader_poll), 0);
     cr_assert_eq(vrt_task_group_spawn(&c->group, (int64_t)(intptr_t)&writer_task, writer_poll), 1);
     cr_assert_eq(vrt_task_group_spawn(&c->group, 0, ready_7), 2);
+    cr_assert_eq(vrt_task_group_spawn(&c->group, 0, yield_once), 3);
 }
 
 static int64_t group_run_run(struct fault_ctx *c)
@@ -584,7 +595,7 @@ static void group_run_verify(struct fault_ctx *c, int64_t rc, const struct shim_
     cr_assert_eq(c->results[0], 1);
     cr_assert_not_null(f, "group erred with no fault injected");
     int erred = 0;
-    for (int64_t i = 0; i < 3; i++)
+    for (int64_t i = 0; i < 4; i++)
         erred += (int)vrt_task_group_has_error(&c->group, i);
     cr_assert_geq(erred, 1);
 }
@@ -687,6 +698,52 @@ static void global_reactor_spawn_verify(struct fault_ctx *c, int64_t rc,
     cr_assert_eq(vrt_join_handle_result(&c->handle), 7);
 }
 
+static int64_t global_block_on_run(struct fault_ctx *c)
+{
+    errno = 0;
+    c->results[0] = vrt_reactor_block_on(0, ready_7);
+    return c->results[0] == 7 ? 0 : -1;
+}
+
+static void global_block_on_verify(struct fault_ctx *c, int64_t rc, const struct shim_fault *f)
+{
+    if (rc != 0) {
+        assert_errno_is(errno, f, "reactor_block_on");
+        cr_assert_eq(global_block_on_run(c), 0);
+    }
+}
+
+static int64_t global_run_run(struct fault_ctx *c)
+{
+    (void)c;
+    return vrt_reactor_run();
+}
+
+static void global_run_verify(struct fault_ctx *c, int64_t rc, const struct shim_fault *f)
+{
+    if (rc != 0) {
+        assert_errno_is(errno, f, "reactor_run");
+        cr_assert_eq(global_run_run(c), 0);
+    }
+}
+
+/* Outside a poll the global waits fail with EINVAL, or with the reason the
+ * global reactor could not be made. */
+static int64_t global_sleep_run(struct fault_ctx *c)
+{
+    (void)c;
+    int64_t rc = vrt_sleep_ms(5);
+    cr_assert_eq(rc, -1);
+    return errno == EINVAL ? 0 : -1;
+}
+
+static void global_sleep_verify(struct fault_ctx *c, int64_t rc, const struct shim_fault *f)
+{
+    if (rc != 0)
+        assert_errno_is(errno, f, "sleep_ms");
+    cr_assert_eq(global_sleep_run(c), 0);
+}
+
 /* ---- the loop over N ---- */
 
 static void exercise(const struct fault_case *fc, enum shim_mode mode)
@@ -762,6 +819,9 @@ static const struct fault_case cases[] = {
     {"spawn", nothing, global_spawn_run, global_spawn_verify, scoped_teardown},
     {"reactor_spawn", nothing, global_reactor_spawn_run, global_reactor_spawn_verify,
      scoped_teardown},
+    {"reactor_block_on", nothing, global_block_on_run, global_block_on_verify, scoped_teardown},
+    {"reactor_run", nothing, global_run_run, global_run_verify, scoped_teardown},
+    {"sleep_ms", nothing, global_sleep_run, global_sleep_verify, scoped_teardown},
 };
 
 /* Every site with a hard error, then the waits, reads and writes with
@@ -835,3 +895,29 @@ Test(fault, global_spawn) { exercise_both("spawn"); }
 
 /* rows: reactor_spawn */
 Test(fault, global_reactor_spawn) { exercise_both("reactor_spawn"); }
+
+/* rows: reactor_block_on */
+Test(fault, global_reactor_block_on) { exercise_both("reactor_block_on"); }
+
+/* rows: reactor_run */
+Test(fault, global_reactor_run) { exercise_both("reactor_run"); }
+
+/* rows: sleep_ms */
+Test(fault, global_sleep_ms) { exercise_both("sleep_ms"); }
+
+/* kqueue: an event of a filter vrt never registered is news about nothing
+ * of ours; alone in its batch it must not read as a timeout. */
+/* rows: EventLoop::poll_events */
+Test(fault, kqueue_foreign_filter_is_skipped)
+{
+    if (strcmp(vrt_event_loop_backend(), "kqueue") != 0)
+        cr_skip_test("kqueue only: epoll has no other filters");
+    vrt_event_loop_t loop = vrt_event_loop_new();
+    cr_assert_geq(loop.kq, 0);
+    cr_assert_eq(vrt_event_loop_wake(&loop), 0);
+    shim_foreign_events = 1;
+    cr_assert_eq(vrt_event_loop_poll_events(&loop, 1000), 1);
+    cr_assert_eq(shim_foreign_events, 0, "the foreign event was never returned");
+    cr_assert_eq(vrt_event_loop_event_fd(&loop, 0), VRT_WAKER_TOKEN);
+    cr_assert_eq(vrt_event_loop_cleanup(&loop), 0);
+}

@@ -41,6 +41,7 @@ static struct shim_fault last;
 static long live_blocks;
 /* Inside the kqueue emulation: its own system calls are not the library's. */
 int shim_passthrough;
+int shim_foreign_events;
 
 void shim_arm(long nth, enum shim_mode how)
 {

@@ -62,6 +62,11 @@ extern const vrt_allocator_t shim_allocator;
 /* Blocks the shim allocator handed out and that are not released yet. */
 long shim_live_blocks(void);
 
+/* kqueue build: the next this-many waits each return one event of a filter
+ * vrt never registers (as a kernel might report news of its own) before
+ * the real wait.  The epoll build ignores it. */
+extern int shim_foreign_events;
+
 /* For the wrappers only: counts the call and, if it is the nth, sets errno
  * and returns 1.  While shim_passthrough > 0 (inside the kqueue
  * emulation) nothing is counted. */
