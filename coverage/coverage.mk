@@ -154,6 +154,7 @@ coverage-run: $(addprefix $(COV_DIR)/,$(COV_BINARIES) vrt-oracle)
 	done
 	@$(COV_DIR)/vrt-oracle --check $(ORACLE_SCN) >$(COV_DIR)/oracle.log
 	@$(COV_DIR)/vrt-oracle --compare $(ORACLE_SCN) >>$(COV_DIR)/oracle.log
+	@$(PYTHON) coverage/oracle_errors.py $(COV_DIR)/vrt-oracle
 ifeq ($(COV_FUZZ_REPLAY),yes)
 	$(MAKE) --no-print-directory fuzz-replay FUZZ_REPLAY_DIR=$(CURDIR)/$(COV_DIR)/fuzz \
 	  FUZZ_REPLAY_CFLAGS='$(COV_FLAGS)'
