@@ -58,14 +58,16 @@ $(BUILD)/fault/vrt-fault: $(FAULT_DEPS) $(BUILD)/asan/libvrt.a
 $(BUILD)/fault/vrt-fault-kq: $(FAULT_DEPS) $(FAULT_KQ_SRC) $(KQ_OBJS)
 	$(call fault_kqueue_cmd,$(SAN_FLAGS),$(KQ_OBJS))
 
-# Each test prints "fault-sites OPERATION MODE N"; the hard failures
-# (distinct operation and call-site pairs) must number at least 50.
+# Each test prints "fault-sites OPERATION MODE N" and, per injected failure,
+# "fault-pc OPERATION MODE KIND OFFSET" (the failed call's code address);
+# the distinct (operation, call site) pairs must number at least 50.
 FAULT_MIN_SITES := 50
 define fault_summary
 	@awk '$$1 == "fault-sites" { n[$$3] += $$4; ops[$$2] = 1 } \
-	  END { printf "fault injection (%s): %d failure sites exercised over %d operations, %d EINTR retries, 0 leaks\n", \
-	        "$(2)", n["hard"], length(ops), n["eintr"]; \
-	        if (n["hard"] < $(FAULT_MIN_SITES)) { print "fewer than $(FAULT_MIN_SITES) sites"; exit 1 } }' $(1)
+	  $$1 == "fault-pc" && $$3 == "hard" { pairs[$$2 " " $$5] = 1; pcs[$$5] = 1 } \
+	  END { printf "fault injection (%s): %d failures injected (operation, Nth call) over %d operations: %d distinct (operation, call site) pairs, %d distinct call sites in the library; %d EINTR retries; 0 leaks\n", \
+	        "$(2)", n["hard"], length(ops), length(pairs), length(pcs), n["eintr"]; \
+	        if (length(pairs) < $(FAULT_MIN_SITES)) { print "fewer than $(FAULT_MIN_SITES) sites"; exit 1 } }' $(1)
 endef
 
 fault-tests: $(BUILD)/fault/vrt-fault $(BUILD)/fault/vrt-fault-kq

@@ -778,6 +778,11 @@ static void exercise(const struct fault_case *fc, enum shim_mode mode)
         if (!fired)
             break;
         injected++;
+        /* The code address of the failed call, relative to a library
+         * function, so that the summary can count distinct call sites. */
+        printf("fault-pc %s %s %s %lx\n", fc->name, mode == SHIM_HARD ? "hard" : "eintr",
+               shim_kind_name(fault.kind),
+               (unsigned long)((uintptr_t)fault.site - (uintptr_t)vrt_runtime_new));
         cr_assert_lt(n, 1000, "%s: no end to its fallible calls", fc->name);
     }
 #ifdef VRT_FAULT_LSAN
