@@ -196,7 +196,8 @@ Test(corruption, event_for_an_fd_beyond_the_table_is_dropped)
     fixture_close(&f);
 }
 
-/* rows: EventLoop::register_read */
+/* The platform layer's contract (backend.h), called directly: the cases
+ * the event loop above it never produces. */
 Test(corruption, backend_called_directly)
 {
     int kq = vrt_backend_open();
@@ -224,7 +225,6 @@ Test(corruption, backend_called_directly)
 }
 
 /* Waking a task that is not parked changes nothing. */
-/* rows: Runtime::spawn */
 Test(corruption, wake_of_a_task_not_parked)
 {
     vrt_runtime_t rt = vrt_runtime_new();
