@@ -894,6 +894,7 @@ static int64_t fd_disarm(vrt_event_loop_t *loop, int64_t fd, int64_t type,
 /* ---- validation ---- */
 
 /*@ requires loop == \null || \valid_read(loop);
+    assigns errno;
     behavior null:
       assumes loop == \null || loop->state == \null;
       assigns errno;
