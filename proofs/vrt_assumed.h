@@ -67,6 +67,23 @@ void *vrt_call_alloc(const vrt_allocator_t *allocator, size_t size);
 */
 void vrt_call_release(const vrt_allocator_t *allocator, void *block);
 
+/* ASSUMED: the pool's slab allocation, vrt_call_alloc with the size of a
+ * slab: NULL, or a valid slab apart from the runtime that asked for it. */
+/*@ requires \valid_read(allocator) && \valid_read(rt);
+    assigns errno;
+    ensures \result == \null || (\valid(\result) && \separated(\result, rt));
+*/
+struct vrt_slab *vrt_call_alloc_slab(const vrt_allocator_t *allocator,
+                                     const vrt_runtime_t *rt);
+
+/* ASSUMED: vrt_call_release of a slab vrt_call_alloc_slab returned. */
+/*@ requires \valid_read(allocator) && allocator->release != \null;
+    requires \valid(slab);
+    assigns errno;
+*/
+void vrt_call_release_slab(const vrt_allocator_t *allocator,
+                           struct vrt_slab *slab);
+
 /* ASSUMED (event_loop.c is outside the proof): drops the task's waits. */
 /*@ requires \valid(task);
     assigns task->waits, task->flags, VRT_LOOP_WORLD;

@@ -28,6 +28,7 @@ static int node_is_queued_live(const vrt_runtime_t *rt,
 }
 
 /*@ requires \valid_read(rt) && queue_links((vrt_runtime_t *)rt);
+    requires 0 <= rt->parked_count <= rt->task_count <= VRT_MAX_TASKS_LIMIT;
     assigns \nothing;
     ensures \result == 0 || \result == VRT_CHECK_HEAD_TAIL ||
             \result == VRT_CHECK_LINKS || \result == VRT_CHECK_NODE ||
@@ -108,8 +109,10 @@ int64_t vrt_runtime_check(vrt_runtime_t *self)
         errno = EINVAL;
         return VRT_CHECK_NULL;
     }
-    if (self->task_count < 0 || self->task_count > vrt_sched_limit(self) ||
-        self->max_tasks < 0 || self->max_tasks > VRT_MAX_TASKS_LIMIT ||
+    /* The limit first: a negative limit would otherwise make the count
+     * test fire for it, and the limit test would be dead code. */
+    if (self->max_tasks < 0 || self->max_tasks > VRT_MAX_TASKS_LIMIT ||
+        self->task_count < 0 || self->task_count > vrt_sched_limit(self) ||
         self->next_task_id < self->task_count)
         return VRT_CHECK_COUNT_RANGE;
     if (self->parked_count < 0 || self->parked_count > self->task_count)

@@ -79,6 +79,9 @@ const vrt_allocator_t *vrt_default_allocator(void)
     assigns *node;
     ensures node->id == -1 && node->flags == VRT_NODE_FREE;
     ensures node->owner == owner && node->next == next;
+    ensures node->prev == \null && node->waits == \null;
+    ensures node->poll_fn == \null && node->future_ptr == 0;
+    ensures node->status == VRT_TASK_PENDING && node->result == 0;
 */
 static void node_make_free(vrt_task_node_t *node, vrt_runtime_t *owner,
                            vrt_task_node_t *next)
@@ -105,7 +108,7 @@ static void node_make_free(vrt_task_node_t *node, vrt_runtime_t *owner,
     ensures \result == -1 ==> errno == ENOMEM && rt->free_list == \null &&
             rt->slab_count == \old(rt->slab_count);
     ensures \result == 0 ==> \valid(rt->free_list) &&
-            rt->free_list->owner == rt &&
+            \separated(rt->free_list, rt) && rt->free_list->owner == rt &&
             rt->slab_count == \old(rt->slab_count) + 1;
 */
 static int64_t pool_grow(vrt_runtime_t *rt)
@@ -113,7 +116,7 @@ static int64_t pool_grow(vrt_runtime_t *rt)
     /* The allocator the runtime captured (or was given at creation). */
     const vrt_allocator_t *source =
         rt->allocator.alloc != NULL ? &rt->allocator : &default_allocator;
-    struct vrt_slab *slab = vrt_call_alloc(source, sizeof *slab);
+    struct vrt_slab *slab = vrt_call_alloc_slab(source, rt);
     if (slab == NULL) {
         errno = ENOMEM;
         return -1;
@@ -159,13 +162,13 @@ void vrt_pool_release_all(vrt_runtime_t *rt)
 {
     struct vrt_slab *slab = rt->slabs;
     int64_t left = rt->slab_count;
-    /*@ loop invariant left >= 0;
+    /*@ loop invariant left > 0 ==> rt->allocator.release != \null;
         loop assigns slab, left, errno;
         loop variant left;
     */
     while (slab != NULL && left > 0) {
         struct vrt_slab *next = slab->next;
-        vrt_call_release(&rt->allocator, slab);
+        vrt_call_release_slab(&rt->allocator, slab);
         slab = next;
         left--;
     }

@@ -92,7 +92,8 @@ struct vrt_slab {
     // The free list (local view): every free node of rt is valid and points
     // to a free node of rt or to nothing.
     predicate free_node{L}(vrt_runtime_t *rt, vrt_task_node_t *n) =
-        \valid(n) && n->owner == rt && n->flags == VRT_NODE_FREE && n->id == -1;
+        \valid(n) && \separated(n, rt) && n->owner == rt &&
+        n->flags == VRT_NODE_FREE && n->id == -1;
     predicate free_links{L}(vrt_runtime_t *rt) =
         (rt->free_list != \null ==> free_node(rt, rt->free_list)) &&
         (\forall vrt_task_node_t *n; free_node(rt, n) ==>
@@ -120,6 +121,21 @@ static inline void vrt_call_release(const vrt_allocator_t *allocator,
                                     void *block)
 {
     allocator->release(allocator->ctx, block);
+}
+
+/* The pool's typed calls: the proofs assume a slab comes back valid and
+ * apart from the runtime (proofs/vrt_assumed.h). */
+static inline struct vrt_slab *vrt_call_alloc_slab(const vrt_allocator_t *allocator,
+                                                   const vrt_runtime_t *rt)
+{
+    (void)rt;
+    return vrt_call_alloc(allocator, sizeof(struct vrt_slab));
+}
+
+static inline void vrt_call_release_slab(const vrt_allocator_t *allocator,
+                                         struct vrt_slab *slab)
+{
+    vrt_call_release(allocator, slab);
 }
 #endif
 
@@ -151,13 +167,14 @@ const vrt_allocator_t *vrt_default_allocator(void);
       ensures rt->free_list == \old(rt->free_list->next);
       ensures \result->next == \null && \result->flags == 0;
       ensures \result->owner == rt && \result->id == -1;
+      ensures \separated(\result, rt);
     behavior must_grow:
       assumes rt->free_list == \null;
       ensures \result == \null ==> errno == ENOMEM &&
               rt->free_list == \null && rt->slab_count == \old(rt->slab_count);
       ensures \result != \null ==> \valid(\result) && \result->owner == rt &&
-              \result->next == \null && \result->flags == 0 &&
-              \fresh(\result, sizeof(vrt_task_node_t));
+              \separated(\result, rt) &&
+              \result->next == \null && \result->flags == 0;
     complete behaviors;
     disjoint behaviors;
 */
