@@ -291,10 +291,12 @@ static int reserve_entry(vrt_task_group_t *g)
 {
     if (g->task_count < g->capacity)
         return 0;
+    /* GCOVR_EXCL_START: unreachable, 2^58 entries cannot be allocated. */
     if (g->capacity > GROUP_CAPACITY_LIMIT / 2) {
         errno = ENOMEM;
         return -1;
     }
+    /* GCOVR_EXCL_STOP */
     int64_t cap = g->capacity == 0 ? 16 : g->capacity * 2;
     vrt_task_entry_t **entries = grp_alloc_entries(g, cap) /*@ ghost (e, core) */;
     if (entries == NULL)
