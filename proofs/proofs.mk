@@ -18,4 +18,4 @@ proofs:
 proofs-clean:
 	rm -rf proofs/out proofs/wp-session proofs/wp-session-smoke proofs/wp-cache
 
-# check: proofs  (wired once the run is green)
+check: proofs

@@ -7,6 +7,15 @@
 
 #include "vrt_internal.h"
 
+/* What the checker needs to be memory-safe, and no more: it must be able to
+ * walk a corrupted queue and report it, so its contracts cannot assume the
+ * invariants it checks (smoke tests would find those branches dead). */
+/*@ predicate walkable{L}(vrt_task_node_t *first) =
+        (first == \null || \valid_read(first)) &&
+        (\forall vrt_task_node_t *n; \valid_read(n) ==>
+            n->next == \null || \valid_read(n->next));
+*/
+
 /*@ requires \valid_read(rt) && \valid_read(node);
     assigns \nothing;
     ensures \result == 0 || \result == 1;
@@ -27,7 +36,7 @@ static int node_is_queued_live(const vrt_runtime_t *rt,
            node == rt->current_task;
 }
 
-/*@ requires \valid_read(rt) && queue_links((vrt_runtime_t *)rt);
+/*@ requires \valid_read(rt) && walkable(rt->head);
     requires 0 <= rt->parked_count <= rt->task_count <= VRT_MAX_TASKS_LIMIT;
     assigns \nothing;
     ensures \result == 0 || \result == VRT_CHECK_HEAD_TAIL ||
@@ -43,7 +52,7 @@ static int64_t check_queue(const vrt_runtime_t *rt)
     int64_t seen = 0;
     int64_t queued = rt->task_count - rt->parked_count;
     /*@ loop invariant 0 <= seen <= queued;
-        loop invariant node == \null || in_queue((vrt_runtime_t *)rt, (vrt_task_node_t *)node);
+        loop invariant node == \null || \valid_read(node);
         loop assigns node, prev, seen;
         loop variant queued - seen;
     */
@@ -65,7 +74,7 @@ static int64_t check_queue(const vrt_runtime_t *rt)
     return 0;
 }
 
-/*@ requires \valid_read(rt) && free_links((vrt_runtime_t *)rt);
+/*@ requires \valid_read(rt) && walkable(rt->free_list);
     requires 0 <= rt->slab_count <= 0x100000000;
     assigns \nothing;
     ensures \result == 0 || \result == VRT_CHECK_FREE_LIST;
@@ -76,7 +85,7 @@ static int64_t check_free_list(const vrt_runtime_t *rt)
     int64_t seen = 0;
     const vrt_task_node_t *node = rt->free_list;
     /*@ loop invariant 0 <= seen <= capacity;
-        loop invariant node == \null || free_node((vrt_runtime_t *)rt, (vrt_task_node_t *)node);
+        loop invariant node == \null || \valid_read(node);
         loop assigns node, seen;
         loop variant capacity - seen;
     */
@@ -90,8 +99,9 @@ static int64_t check_free_list(const vrt_runtime_t *rt)
     return 0;
 }
 
-/*@ requires self == \null || (\valid(self) && queue_links(self) &&
-             free_links(self) && 0 <= self->slab_count <= 0x100000000);
+/*@ requires self == \null || (\valid(self) && walkable(self->head) &&
+             walkable(self->free_list) && 0 <= self->slab_count <= 0x100000000 &&
+             (self->current_task == \null || \valid_read(self->current_task)));
     assigns errno;
     behavior null:
       assumes self == \null;

@@ -390,7 +390,8 @@ int64_t vrt_event_loop_deregister(vrt_event_loop_t *self, int64_t fd,
  * Wake a poll_events that is blocked (or make the next one return at once).
  * Safe from any thread and from a signal handler; wakes before the loop
  * looks coalesce into one event.  Returns 0; -1 with EINVAL (NULL self,
- * loop cleaned up).
+ * loop cleaned up) or the kernel's errno when the waker cannot be written
+ * (the wake is then not recorded: the next one tries again).
  */
 int64_t vrt_event_loop_wake(vrt_event_loop_t *self);
 

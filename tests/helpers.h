@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vrt.h"
@@ -17,6 +18,15 @@
         cr_assert_eq(check_rc_, 0, "invariant broken: code %lld",            \
                      (long long)check_rc_);                                  \
     } while (0)
+
+/* 1 when the suite runs under valgrind (make valgrind-tests sets
+ * VRT_UNDER_VALGRIND=1): CPU-time limits are meaningless there, as valgrind
+ * itself costs the CPU; only those assertions look at it. */
+static inline int under_valgrind(void)
+{
+    const char *v = getenv("VRT_UNDER_VALGRIND");
+    return v != NULL && strcmp(v, "1") == 0;
+}
 
 /* Asserts an invalid JoinHandle and the errno that came with it. */
 #define ASSERT_INVALID_HANDLE(h, err)                                        \

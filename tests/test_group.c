@@ -453,7 +453,8 @@ Test(task_group, two_hundred_sleeping_tasks_are_parked_not_spun)
     cr_assert_eq(vrt_task_group_run(&g), 0);
     int64_t cpu = cpu_us() - cpu0, wall = now_ns() - t0;
     cr_assert_geq(wall, 200LL * 1000000);
-    cr_assert_lt(cpu, 50000, "%lld us of CPU for 200 tasks sleeping 200 ms", (long long)cpu);
+    if (!under_valgrind())
+        cr_assert_lt(cpu, 50000, "%lld us of CPU for 200 tasks sleeping 200 ms", (long long)cpu);
     cr_log_info("200 group tasks sleeping 200 ms: %lld us of CPU", (long long)cpu);
     for (int i = 0; i < 200; i++)
         cr_assert_eq(state[i][1], 1, "task %d polled once after its wake", i);

@@ -640,7 +640,8 @@ Test(reactor, waiting_one_second_on_a_silent_pipe_costs_under_10ms_cpu)
     cr_assert_eq(vrt_reactor_runtime_run(&r), 0);
     int64_t cpu = cpu_us() - cpu0, wall = now_ns() - t0;
     cr_assert_geq(wall, 1000LL * 1000000);
-    cr_assert_lt(cpu, 10000, "%lld us of CPU while waiting 1 s", (long long)cpu);
+    if (!under_valgrind())
+        cr_assert_lt(cpu, 10000, "%lld us of CPU while waiting 1 s", (long long)cpu);
     cr_log_info("idle reactor: %lld us of CPU over %lld ms", (long long)cpu,
                 (long long)(wall / 1000000));
     cr_assert_eq(reader.polls, 2);

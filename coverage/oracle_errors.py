@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""The error paths of vrt-oracle: its command line and the scenario parser.
+
+Usage: python3 coverage/oracle_errors.py VRT_ORACLE
+
+Each case runs VRT_ORACLE on a scenario written to a scratch directory (or
+with bad arguments) and expects an exit status and a message naming the
+fault.  Exit status 0 when every case behaves, 1 otherwise (each failure on
+stderr).  make coverage runs it over the gcov build of the oracle, so that
+the report counts these paths; it checks the oracle's messages, not vrt.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+# A scenario that parses and runs; cases below break one thing in it.
+GOOD = """scenario good
+covers Runtime::spawn
+task A: pending; ready 1
+spawn A
+run
+status A
+"""
+
+# (what is wrong, scenario text, expected message)
+PARSE_ERRORS = [
+    ("empty file", "", "no 'scenario' statement"),
+    ("no scenario first", "task A: ready 1\n", "the first statement must be 'scenario NAME'"),
+    ("scenario without name", "scenario\n", "'scenario' takes one name"),
+    ("scenario with two names", "scenario a b\n", "'scenario' takes one name"),
+    ("bad scenario name", "scenario a!b\n", "bad scenario name 'a!b'"),
+    ("scenario twice", "scenario a\nscenario b\n", "'scenario' given twice"),
+    ("covers without items", "scenario a\ncovers\n", "'covers' needs items"),
+    ("too many covers", "scenario a\ncovers " + " ".join("X%d" % i for i in range(65)) + "\n",
+     "too many covers items"),
+    ("host without word", "scenario a\nhost\n", "'host' takes one word"),
+    ("unknown host", "scenario a\nhost mars\n", "unknown host 'mars'"),
+    ("host after tasks", "scenario a\ntask A: ready 1\nhost reactor\n",
+     "'host' must come before the tasks"),
+    ("pipes without number", "scenario a\npipes\n", "'pipes' takes one number"),
+    ("pipes not a number", "scenario a\npipes x1\n", "bad number 'x1'"),
+    ("pipes only a sign", "scenario a\npipes -\n", "bad number '-'"),
+    ("pipes overflowing", "scenario a\npipes 99999999999999999999999\n", "number out of range"),
+    ("pipes past int64", "scenario a\npipes 9223372036854775808\n", "number out of range"),
+    ("pipes below int64", "scenario a\npipes -9223372036854775809\n", "number out of range"),
+    ("pipes negative", "scenario a\npipes -1\n", "number out of range '-1'"),
+    ("pipes after tasks", "scenario a\ntask A: ready 1\npipes 1\n",
+     "'pipes' must come before the tasks"),
+    ("task without colon", "scenario a\ntask A ready 1\n", "task needs 'NAME: STEPS'"),
+    ("task with two names", "scenario a\ntask A B: ready 1\n",
+     "task needs exactly one name before ':'"),
+    ("bad task name", "scenario a\ntask A!: ready 1\n", "bad script name 'A!'"),
+    ("task twice", "scenario a\ntask A: ready 1\ntask A: ready 2\n", "script 'A' defined twice"),
+    ("task without outcome", "scenario a\npipes 1\ntask A: write 0\n",
+     "script 'A' has no outcome"),
+    ("step without argument", "scenario a\ntask A: ready\n", "step 'ready' takes 1 argument"),
+    ("unknown step", "scenario a\ntask A: fly 1; ready 1\n", "unknown step 'fly'"),
+    ("bad-status that is Ready", "scenario a\ntask A: bad-status 1 0; ready 1\n",
+     "bad-status 1 is Ready"),
+    ("empty step", "scenario a\ntask A: ; ready 1\n", "empty step"),
+    ("step on a missing pipe", "scenario a\ntask A: wait-read 3; ready 1\n", "no pipe '3'"),
+    ("call step without operation", "scenario a\ntask A: call; ready 1\n",
+     "step 'call' needs an operation"),
+    ("call step with unknown operation", "scenario a\ntask A: call fly; ready 1\n",
+     "unknown operation 'fly'"),
+    ("spawn step of a bad name", "scenario a\ntask A: spawn B!; ready 1\n", "bad script name 'B!'"),
+    ("spawn of an unknown script", "scenario a\nspawn Z\n", "unknown script 'Z'"),
+    ("unknown host call", "scenario a\nfrobnicate\n", "unknown operation 'frobnicate'"),
+    ("host call with too many arguments", "scenario a\nrun 1\n", "'run' takes 0 arguments, not 1"),
+    ("null without operation", "scenario a\nnull\n", "'null' needs an operation"),
+    ("null of a call with no NULL form", "scenario a\nnull write 0\n", "'null write' does not exist"),
+    ("null-fn of another call", "scenario a\nnull-fn run\n",
+     "'null-fn' applies to spawn and block_on only"),
+    ("host call on a missing pipe", "scenario a\nwrite 0\n", "no pipe '0'"),
+    ("bad instance name", "scenario a\ntask A: ready 1\nstatus A!\n", "bad instance name 'A!'"),
+    ("covers after a host call", "scenario a\ntask A: ready 1\nspawn A\ncovers X\n",
+     "'covers' after the first host call"),
+    ("line too long", "scenario a\ncovers " + "X" * 5000 + "\n", "line too long"),
+]
+
+
+def run(oracle, args):
+    p = subprocess.run([oracle] + args, capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout + p.stderr
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    oracle = sys.argv[1]
+    problems = []
+    cases = []
+
+    def expect(what, args, status, message):
+        cases.append(what)
+        rc, out = run(oracle, args)
+        if rc != status or message not in out:
+            problems.append("%s: exit %d (expected %d), output:\n%s\n(expected '%s')"
+                            % (what, rc, status, out.strip()[:600], message))
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (what, text, message) in enumerate(PARSE_ERRORS):
+            path = os.path.join(tmp, "case%d.scn" % i)
+            with open(path, "w") as f:
+                f.write(text)
+            expect(what, [path], 1, message)
+        good = os.path.join(tmp, "good.scn")
+        with open(good, "w") as f:
+            f.write(GOOD)
+        bad = os.path.join(tmp, "case0.scn")
+        missing = os.path.join(tmp, "missing.scn")
+
+        expect("no arguments", [], 2, "usage: vrt-oracle")
+        expect("unknown option", ["--fly", good], 2, "unknown option --fly")
+        expect("two modes", ["--check", "--compare", good], 2, "usage: vrt-oracle")
+        expect("a missing file", [missing], 1, "missing.scn")
+        expect("--check of an unparsable file", ["--check", bad], 1, "(does not parse)")
+        expect("--compare of an unparsable file", ["--compare", bad], 1, "(does not parse)")
+        expect("--check without a trace", ["--check", good], 1, "FAIL good (no ")
+        expect("the trace printed", ["--", good], 0, "== good")
+        expect("the trace printed by the model", ["--model", good], 0, "== good")
+        expect("--write", ["--write", good], 0, "wrote ")
+        expect("--check against the written trace", ["--check", good], 0, "1 passed, 0 failed")
+        expect("--compare", ["--compare", good], 0, "SAME good")
+        with open(os.path.join(tmp, "good.trace"), "a") as f:
+            f.write("call run -> 7\n")
+        expect("--check against a wrong trace", ["--check", good], 1, "FAIL good")
+        # A trace path that cannot be written: a directory stands there.
+        os.mkdir(os.path.join(tmp, "blocked.trace"))
+        blocked = os.path.join(tmp, "blocked.scn")
+        with open(blocked, "w") as f:
+            f.write(GOOD.replace("scenario good", "scenario blocked"))
+        expect("--write where it cannot", ["--write", blocked], 1, "blocked.trace")
+
+    for p in problems:
+        print("oracle_errors: " + p, file=sys.stderr)
+    print("oracle error paths: %d cases, %d failed" % (len(cases), len(problems)))
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
