@@ -52,10 +52,14 @@ vrt_reactor_runtime_t *vrt_get_reactor(void)
 
 vrt_join_handle_t vrt_reactor_spawn(int64_t future_ptr, vrt_poll_fn poll_fn)
 {
-    /* NULL from vrt_get_reactor is refused by the method with EINVAL, but
-     * the cause (ENOMEM, EMFILE) is what the caller needs to see. */
-    vrt_reactor_runtime_t *r = vrt_get_reactor();
+    /* A NULL poll_fn is refused before the global reactor is made: a
+     * failed call changes nothing.  NULL from vrt_get_reactor is refused by
+     * the method with EINVAL, but the cause (ENOMEM, EMFILE) is what the
+     * caller needs to see. */
+    vrt_reactor_runtime_t *r = poll_fn != NULL ? vrt_get_reactor() : NULL;
     if (r == NULL) {
+        if (poll_fn == NULL)
+            errno = EINVAL;
         vrt_join_handle_t invalid = {-1, NULL};
         return invalid;
     }
@@ -64,6 +68,10 @@ vrt_join_handle_t vrt_reactor_spawn(int64_t future_ptr, vrt_poll_fn poll_fn)
 
 int64_t vrt_reactor_block_on(int64_t future_ptr, vrt_poll_fn poll_fn)
 {
+    if (poll_fn == NULL) { /* before the global reactor is made, as spawn */
+        errno = EINVAL;
+        return -1;
+    }
     vrt_reactor_runtime_t *r = vrt_get_reactor();
     return r == NULL ? -1 : vrt_reactor_runtime_block_on(r, future_ptr, poll_fn);
 }
@@ -75,18 +83,18 @@ int64_t vrt_reactor_run(void)
 }
 
 /* The task being polled, if its runtime waits on the global reactor's
- * loop: a task of the global reactor, or of a task group. */
+ * loop: a task of the global reactor, or of a task group.  Never makes
+ * the global reactor: no task can wait on a loop that does not exist yet,
+ * and a failed wait must change nothing. */
 static vrt_task_node_t *global_waiter(vrt_reactor_runtime_t **reactor)
 {
-    *reactor = vrt_get_reactor();
-    if (*reactor == NULL)
-        return NULL;
     vrt_runtime_t *core = vrt_sched_polling();
-    if (core == NULL || core->current_task == NULL ||
-        core->loop != (*reactor)->event_loop) {
+    if (global_reactor.event_loop == NULL || core == NULL || core->current_task == NULL ||
+        core->loop != global_reactor.event_loop) {
         errno = EINVAL;
         return NULL;
     }
+    *reactor = &global_reactor;
     return core->current_task;
 }
 

@@ -189,7 +189,11 @@ int64_t vrt_task_group_spawn(vrt_task_group_t *self, int64_t future_ptr,
         return -1;
     }
     if (self->cancelled) {
+#ifdef VRT_MUTANT_CANCELLED_IS_EINVAL /* test-only: one wrong errno (make fuzz-planted) */
+        errno = EINVAL;
+#else
         errno = ECANCELED;
+#endif
         return -1;
     }
     if (self->task_count - self->completed_count >= VRT_MAX_TASKS) {

@@ -58,9 +58,15 @@ static void oracle_release(void *ctx, void *block)
 
 static const vrt_allocator_t oracle_allocator = {oracle_alloc, oracle_release, NULL};
 
+/* A poll keeps errno as it found it: the calls a script makes inside it
+ * must not read as the error of the host call that polled (block_on's
+ * value -1 is told from a failure by errno alone). */
 static int64_t trampoline(int64_t future_ptr)
 {
-    return oracle_poll(g_run, (struct oracle_instance *)(intptr_t)future_ptr);
+    int caller_errno = errno;
+    int64_t packed = oracle_poll(g_run, (struct oracle_instance *)(intptr_t)future_ptr);
+    errno = caller_errno;
+    return packed;
 }
 
 static struct vstate *st_of(struct oracle_run *run)
@@ -737,11 +743,10 @@ static struct oracle_result vrt_call(struct oracle_run *run, const struct oracle
     if (strcmp(op, "free") == 0)
         return do_free(run, s, null_self);
     if (strcmp(op, "set-max-tasks") == 0 || strcmp(op, "max-tasks") == 0) {
-        vrt_runtime_t *core = core_of(s);
-        if (core == NULL)
-            return fail_errno(EINVAL);
-        if (null_self)
-            core = NULL;
+        /* a NULL self makes nothing (not even the global reactor) */
+        vrt_runtime_t *core = null_self ? NULL : core_of(s);
+        if (core == NULL && !null_self) /* no runtime here, or the global reactor's ENOMEM */
+            return fail_errno(errno != 0 ? errno : EINVAL);
         return check(op[0] == 's' ? vrt_runtime_set_max_tasks(core, c->nums[0])
                                   : vrt_runtime_max_tasks(core));
     }

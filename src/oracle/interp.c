@@ -283,6 +283,23 @@ int oracle_run_scenario(const struct oracle_scenario *scn, const struct oracle_e
     return rc;
 }
 
+char *oracle_run_to_string(const struct oracle_scenario *scn, const struct oracle_engine *engine,
+                           size_t *len, int *rc)
+{
+    char *buf = NULL;
+    FILE *f = open_memstream(&buf, len);
+    if (f == NULL) {
+        perror("vrt-oracle: open_memstream");
+        return NULL;
+    }
+    *rc = oracle_run_scenario(scn, engine, f);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
 const char *oracle_call_op(const struct oracle_call *c, enum oracle_call_target *target)
 {
     static const struct {

@@ -40,6 +40,8 @@ enum {
 #define M_EVFILT_TIMER INT64_C(-7)
 #define M_WAKER_TOKEN INT64_C(-999)           /* VRT_WAKER_TOKEN [9 wake] */
 
+int oracle_model_kernel_order;
+
 /* Sizes of the model's tables (scenarios are small). */
 #define M_TASKS ORACLE_MAX_INSTANCES
 #define M_TIMERS 512
@@ -535,6 +537,8 @@ static void collect(struct model *m, int fd_cap)
         fds++;
         last = best;
     }
+    if (fds > 1) /* a real kernel reports these in an order of its own */
+        oracle_model_kernel_order = 1;
     while (m->event_count < M_MAX_EVENTS) { /* expired timers in order */
         struct m_timer *first = NULL;
         for (int i = 0; i < M_TIMERS; i++) {
@@ -963,7 +967,11 @@ static struct oracle_result group_run(struct model *m)
 {
     if (m->core.running)
         return fail(EBUSY);
-    (void)need_global_reactor(m); /* if it cannot be made, tasks still run [11 run] */
+    /* its tasks may wait on the global reactor; a group that has none
+     * (none spawned since new or cleanup) has no core and needs none.  If
+     * it cannot be made, tasks still run [11 run] */
+    if (m->total > 0)
+        (void)need_global_reactor(m);
     m->core.running = 1;
     int err = 0, rc = 0;
     while (rc == 0 && m->completed < m->total) {
@@ -1361,6 +1369,7 @@ static int m_open(struct oracle_run *run)
     struct model *m = calloc(1, sizeof *m);
     if (m == NULL)
         return -1;
+    oracle_model_kernel_order = 0;
     m->run = run;
     m->host = run->scn->host;
     m->pipes = run->scn->pipes;
@@ -1406,6 +1415,8 @@ static struct oracle_result m_call(struct oracle_run *run, const struct oracle_c
         return loop_call(m, op, c->nums);
     int group = group_host(m);
     int global = m->host == ORACLE_HOST_GLOBAL || m->host == ORACLE_HOST_GLOBAL_REACTOR;
+    /* a reactor without its loop; a runtime's own loop is not its concern */
+    int no_loop = m->loop_closed && m->host == ORACLE_HOST_REACTOR;
 
     if (strcmp(op, "spawn") == 0) {
         if (null_self || null_fn)
@@ -1414,12 +1425,12 @@ static struct oracle_result m_call(struct oracle_run *run, const struct oracle_c
             return fail(EINVAL); /* no group [11 ScopedTask] */
         if (group)
             return group_spawn(m, inst);
-        if (m->loop_closed)
+        if (no_loop)
             return fail(EINVAL); /* [10 new: no loop, every method EINVAL] */
         return host_spawn(m, inst);
     }
     if (strcmp(op, "block_on") == 0) {
-        if (null_self || null_fn || group || m->loop_closed)
+        if (null_self || null_fn || group || no_loop)
             return fail(EINVAL);
         return host_block_on(m, inst);
     }
@@ -1430,7 +1441,7 @@ static struct oracle_result m_call(struct oracle_run *run, const struct oracle_c
             return scoped_run(m);
         if (group)
             return group_run(m);
-        if (m->loop_closed)
+        if (no_loop)
             return fail(EINVAL);
         return host_run(m);
     }

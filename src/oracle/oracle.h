@@ -14,6 +14,7 @@
 #ifndef VRT_ORACLE_H
 #define VRT_ORACLE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -86,6 +87,11 @@ struct oracle_scenario {
 /* Parses path into *out.  0, or -1 after printing "path:line: message" to
  * err. */
 int oracle_parse_file(const char *path, struct oracle_scenario *out, FILE *err);
+
+/* Parses the scenario text[0 .. len-1] (messages name it `name`) into
+ * *out, as oracle_parse_file does.  0, or -1 after printing a message. */
+int oracle_parse_buffer(const char *name, const char *text, size_t len,
+                        struct oracle_scenario *out, FILE *err);
 
 /* extension: the symbolic name of an errno value ("EINVAL"; "E<number>"
  * for others), in a static buffer. */
@@ -169,6 +175,12 @@ struct oracle_run {
 int oracle_run_scenario(const struct oracle_scenario *scn,
                         const struct oracle_engine *engine, FILE *out);
 
+/* oracle_run_scenario with the trace captured in a malloc'd string of
+ * *len bytes (the caller frees it), *rc its result; NULL if the trace
+ * could not be captured. */
+char *oracle_run_to_string(const struct oracle_scenario *scn, const struct oracle_engine *engine,
+                           size_t *len, int *rc);
+
 /* Called by an engine to poll an instance: prints "poll T", runs the
  * script's actions, applies its outcome, prints "T: outcome", and returns
  * the packed poll result. */
@@ -176,5 +188,12 @@ int64_t oracle_poll(struct oracle_run *run, struct oracle_instance *inst);
 
 extern const struct oracle_engine oracle_engine_vrt;
 extern const struct oracle_engine oracle_engine_model;
+
+/* extension: set by a run on the model when one look at the loop found
+ * more than one fd ready (pipe ends, the waker).  A real kernel reports
+ * them in an order of its own, so such a run breaks the determinism rules
+ * and its trace may differ from vrt's (fuzz_diff skips it).  Cleared when
+ * a run on the model starts. */
+extern int oracle_model_kernel_order;
 
 #endif /* VRT_ORACLE_H */

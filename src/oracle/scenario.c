@@ -535,7 +535,8 @@ static int parse_line(struct parser *p, char *line, int *stage)
     return 0;
 }
 
-int oracle_parse_file(const char *path, struct oracle_scenario *out, FILE *err)
+/* Parses the lines of f (named path in messages) into *out. */
+static int parse_stream(const char *path, FILE *f, struct oracle_scenario *out, FILE *err)
 {
     struct parser *p = calloc(1, sizeof *p);
     if (p == NULL) {
@@ -548,12 +549,6 @@ int oracle_parse_file(const char *path, struct oracle_scenario *out, FILE *err)
     memset(out, 0, sizeof *out);
     out->host = ORACLE_HOST_RUNTIME;
     int rc = -1;
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        fprintf(err, "%s: %s\n", path, strerror(errno));
-        free(p);
-        return -1;
-    }
     char line[LINE_MAX_LEN];
     int stage = 0;
     while (fgets(line, sizeof line, f) != NULL) {
@@ -596,7 +591,33 @@ int oracle_parse_file(const char *path, struct oracle_scenario *out, FILE *err)
     }
     rc = 0;
 out:
-    fclose(f);
     free(p);
     return rc;
+}
+
+/* Parses what f (opened on name, NULL if that failed) holds, then closes it. */
+static int parse_and_close(const char *name, FILE *f, struct oracle_scenario *out, FILE *err)
+{
+    if (f == NULL) {
+        fprintf(err, "%s: %s\n", name, strerror(errno));
+        return -1;
+    }
+    int rc = parse_stream(name, f, out, err);
+    fclose(f);
+    return rc;
+}
+
+int oracle_parse_file(const char *path, struct oracle_scenario *out, FILE *err)
+{
+    return parse_and_close(path, fopen(path, "r"), out, err);
+}
+
+int oracle_parse_buffer(const char *name, const char *text, size_t len,
+                        struct oracle_scenario *out, FILE *err)
+{
+    if (len == 0) {
+        fprintf(err, "%s:1: no 'scenario' statement\n", name);
+        return -1;
+    }
+    return parse_and_close(name, fmemopen((void *)(uintptr_t)text, len, "r"), out, err);
 }
