@@ -1,7 +1,6 @@
 # Coverage gate, fault injection, valgrind and ThreadSanitizer runs.
 # Included by the GNUmakefile (which defines BUILD, CC, STD, WARN, SRC,
-# KQ_SRC, TEST_CFLAGS, TEST_LIBS, SAN_FLAGS, ...) after tests/oracle.mk
-# (ORACLE_SRC, ORACLE_SCN).  See coverage/README.md.
+# KQ_SRC, TEST_CFLAGS, TEST_LIBS, SAN_FLAGS, ...).  See coverage/README.md.
 #
 #   make coverage        gcov build of src/, the whole suite, HTML report in
 #                        coverage/html/, fails under 100% lines / 95% branches
@@ -12,6 +11,10 @@
 
 ifndef VRT_COVERAGE_MK
 VRT_COVERAGE_MK := 1
+
+# ORACLE_SRC and ORACLE_SCN, before the rules below name them (the wildcard
+# include may read this fragment first; oracle.mk is included only once).
+include tests/oracle.mk
 
 .PHONY: coverage coverage-run fault-tests valgrind-tests tsan-test
 

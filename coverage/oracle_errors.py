@@ -10,6 +10,7 @@ stderr).  make coverage runs it over the gcov build of the oracle, so that
 the report counts these paths; it checks the oracle's messages, not vrt.
 """
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -22,6 +23,9 @@ spawn A
 run
 status A
 """
+
+# A name one character longer than the oracle keeps (ORACLE_MAX_NAME - 1).
+LONG = "N" * 48
 
 # (what is wrong, scenario text, expected message)
 PARSE_ERRORS = [
@@ -77,11 +81,60 @@ PARSE_ERRORS = [
     ("covers after a host call", "scenario a\ntask A: ready 1\nspawn A\ncovers X\n",
      "'covers' after the first host call"),
     ("line too long", "scenario a\ncovers " + "X" * 5000 + "\n", "line too long"),
+    ("scenario name too long", "scenario %s\n" % LONG, "scenario name too long"),
+    ("covers item too long", "scenario a\ncovers %s\n" % LONG, "covers item too long"),
+    ("script name too long", "scenario a\ntask %s: ready 1\n" % LONG, "script name too long"),
+    ("spawn step of a too long name", "scenario a\ntask A: spawn %s; ready 1\n" % LONG,
+     "script name too long"),
+    ("argument too long", "scenario a\nsleep %s\n" % ("0" * 48), "argument too long"),
+    ("too many tokens", "scenario a\ncovers" + " X" * 80 + "\n", "too many tokens"),
+    ("too many scripts", "scenario a\n" + "".join("task T%d: ready 1\n" % i for i in range(33)),
+     "too many scripts (at most 32)"),
+    ("too many steps", "scenario a\ntask A: " + "pending;" * 64 + "ready 1\n",
+     "too many steps (at most 64)"),
+    ("too many call steps", "scenario a\n" + "".join(
+        "task T%d: %sready 1\n" % (i, "call run;" * 60) for i in range(3)),
+     "too many call steps (at most 128)"),
+    ("too many host calls", "scenario a\n" + "run\n" * 513, "too many host calls (at most 512)"),
+    ("host call with a bad number", "scenario a\nsleep x\n", "bad number 'x'"),
+    ("host spawn of a bad name", "scenario a\nspawn A!\n", "bad script name 'A!'"),
+    ("instance number 1", "scenario a\ntask A: ready 1\nstatus A.1\n", "bad instance name 'A.1'"),
+    ("instance number negative", "scenario a\ntask A: ready 1\nstatus A.-2\n",
+     "bad instance name 'A.-2'"),
+    ("instance number missing", "scenario a\ntask A: ready 1\nstatus A.\n",
+     "bad instance name 'A.'"),
+    ("instance number not a number", "scenario a\ntask A: ready 1\nstatus A.x\n",
+     "bad instance name 'A.x'"),
+    ("instance without script", "scenario a\ntask A: ready 1\nstatus .2\n",
+     "bad instance name '.2'"),
+    ("ready of a bad number", "scenario a\ntask A: ready x\n", "bad number 'x'"),
+    ("bad-status of a bad number", "scenario a\ntask A: bad-status x 1\n", "bad number 'x'"),
+    ("sleep step of a bad number", "scenario a\ntask A: sleep x\n", "bad number 'x'"),
+    ("abort step of a bad name", "scenario a\ntask A: abort A!; ready 1\n",
+     "bad instance name 'A!'"),
+]
+
+# (what is wrong, scenario text, expected message): scenarios that parse
+# but whose run fails on both engines.
+RUN_ERRORS = [
+    ("status of a task never spawned", "scenario a\ntask A: ready 1\nstatus A\n",
+     "no instance 'A' (yet)"),
+    ("status of a block_on future", "scenario a\ntask A: ready 1\nblock_on A\nstatus A\n",
+     "'A' is a block_on future, not a task"),
+    ("more than 512 instances", "scenario a\ntask B: ready 1\ntask A: %sready 1\n%srun\n"
+     % ("spawn B;" * 63, "spawn A\n" * 9), "more than 512 instances"),
+    ("a task that never ends", "scenario a\ntask A: pending\nspawn A\nrun\n",
+     "more than 100000 polls: stopped"),
 ]
 
 
-def run(oracle, args):
-    p = subprocess.run([oracle] + args, capture_output=True, text=True, timeout=60)
+def run(oracle, args, env=None, max_fds=None):
+    def limit_fds():
+        if max_fds is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max_fds, max_fds))
+    p = subprocess.run([oracle] + args, capture_output=True, text=True, timeout=60,
+                       env=None if env is None else dict(os.environ, **env),
+                       preexec_fn=limit_fds)
     return p.returncode, p.stdout + p.stderr
 
 
@@ -93,9 +146,9 @@ def main():
     problems = []
     cases = []
 
-    def expect(what, args, status, message):
+    def expect(what, args, status, message, env=None, max_fds=None):
         cases.append(what)
-        rc, out = run(oracle, args)
+        rc, out = run(oracle, args, env, max_fds)
         if rc != status or message not in out:
             problems.append("%s: exit %d (expected %d), output:\n%s\n(expected '%s')"
                             % (what, rc, status, out.strip()[:600], message))
@@ -106,6 +159,14 @@ def main():
             with open(path, "w") as f:
                 f.write(text)
             expect(what, [path], 1, message)
+        for i, (what, text, message) in enumerate(RUN_ERRORS):
+            path = os.path.join(tmp, "run%d.scn" % i)
+            with open(path, "w") as f:
+                f.write(text)
+            expect(what, [path], 1, message)
+            expect(what + " (--check)", ["--check", path], 1, "FAIL a (the run failed)")
+            expect(what + " (--compare)", ["--compare", path], 1,
+                   "(a run failed: vrt -1, model -1)")
         good = os.path.join(tmp, "good.scn")
         with open(good, "w") as f:
             f.write(GOOD)
@@ -127,6 +188,37 @@ def main():
         with open(os.path.join(tmp, "good.trace"), "a") as f:
             f.write("call run -> 7\n")
         expect("--check against a wrong trace", ["--check", good], 1, "FAIL good")
+        trace = os.path.join(tmp, "good.trace")
+        with open(trace) as f:
+            lines = f.read().splitlines(True)
+        with open(trace, "w") as f:
+            f.writelines(lines[:2])
+        expect("--check against a cut trace", ["--check", good], 1, "- expected: (end of trace)")
+        with open(trace, "w") as f:
+            f.writelines(lines[:1] + ["call run -> 7\n"] + lines[2:])
+        expect("--check against a changed line", ["--check", good], 1, "- expected: call run -> 7")
+        expect("a directory for a scenario", [tmp], 1, "read error")
+        # Too few fds for the scenario's pipes, or for the reactor's loop.
+        pipes = os.path.join(tmp, "pipes.scn")
+        with open(pipes, "w") as f:
+            f.write("scenario pipes\npipes 8\ntask A: ready 1\nspawn A\n")
+        expect("no fds for the pipes", [pipes], 1, "vrt-oracle: pipe", max_fds=12)
+        reactor = os.path.join(tmp, "reactor.scn")
+        with open(reactor, "w") as f:
+            f.write("scenario reactor\nhost reactor\npipes 1\ntask A: ready 1\nspawn A\n")
+        expect("no fds for the reactor's loop", [reactor], 1, "vrt_reactor_runtime_new",
+               max_fds=5)
+        # A scoped task spawned into and never run: the oracle cleans it up.
+        scoped = os.path.join(tmp, "scoped.scn")
+        with open(scoped, "w") as f:
+            f.write("scenario scoped\nhost scoped\ntask A: ready 1\nspawn A\n")
+        expect("a scoped task never run", [scoped], 0, "call spawn A -> 0")
+        # The time limit: the run is stopped, by _exit from the alarm.
+        slow = os.path.join(tmp, "slow.scn")
+        with open(slow, "w") as f:
+            f.write("scenario slow\nhost reactor\ntask A: sleep 3000; ready 1\nspawn A\nrun\n")
+        expect("a run past the time limit", [slow], 2, "scenario timed out: slow",
+               env={"VRT_ORACLE_TIME_LIMIT": "1"})
         # A trace path that cannot be written: a directory stands there.
         os.mkdir(os.path.join(tmp, "blocked.trace"))
         blocked = os.path.join(tmp, "blocked.scn")
