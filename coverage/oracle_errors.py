@@ -213,6 +213,12 @@ def main():
         with open(scoped, "w") as f:
             f.write("scenario scoped\nhost scoped\ntask A: ready 1\nspawn A\n")
         expect("a scoped task never run", [scoped], 0, "call spawn A -> 0")
+        # A reopen whose numbers a hold took meanwhile: vrt's run says EXDEV
+        # (the model knows no fd numbers: no stored scenario can do this).
+        exdev = os.path.join(tmp, "exdev.scn")
+        with open(exdev, "w") as f:
+            f.write("scenario exdev\npipes 3\nclose 0\nhold 2\nreopen 0\n")
+        expect("a reopen that gets other numbers", [exdev], 0, "call reopen 0 -> -1 E18")
         # The time limit: the run is stopped, by _exit from the alarm.
         slow = os.path.join(tmp, "slow.scn")
         with open(slow, "w") as f:
