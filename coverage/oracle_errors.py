@@ -219,6 +219,15 @@ def main():
         with open(exdev, "w") as f:
             f.write("scenario exdev\npipes 3\nclose 0\nhold 2\nreopen 0\n")
         expect("a reopen that gets other numbers", [exdev], 0, "call reopen 0 -> -1 E18")
+        # A reactor whose only task waits on a pipe nobody writes: vrt would
+        # block for ever; the model says EDEADLK (35), from run and block_on.
+        stuck = os.path.join(tmp, "stuck.scn")
+        with open(stuck, "w") as f:
+            f.write("scenario stuck\nhost reactor\npipes 2\ntask A: wait-read 0; ready 1\n"
+                    "task B: wait-read 1; ready 2\nspawn A\nrun\nblock_on B\n")
+        expect("a reactor that would block for ever", ["--model", stuck], 0,
+               "call run -> -1 E35\npoll B\ncall wait-read 1 -> 0\nB: wait-read 1\n"
+               "call block_on B -> -1 E35")
         # The time limit: the run is stopped, by _exit from the alarm.
         slow = os.path.join(tmp, "slow.scn")
         with open(slow, "w") as f:

@@ -864,11 +864,9 @@ static struct oracle_result handle_op(struct model *m, const char *op,
     }
     if (strcmp(op, "abort") == 0)
         return abort_task(m, t);
-    if (strcmp(op, "release") == 0) {
-        k->released = 1; /* the handle becomes {-1, NULL} [6 release] */
-        return ok(0);
-    }
-    return fail(EINVAL);
+    /* release, the last handle op */
+    k->released = 1; /* the handle becomes {-1, NULL} [6 release] */
+    return ok(0);
 }
 
 /* ---- TaskGroup (section 11) ---- */
@@ -1055,9 +1053,7 @@ static struct oracle_result group_call(struct model *m, const char *op, const in
     if (strcmp(op, "group-result") == 0 || strcmp(op, "group-has-error") == 0 ||
         strcmp(op, "group-status") == 0)
         return group_query(m, op, nums[0]);
-    if (strcmp(op, "group-cleanup") == 0)
-        return group_cleanup(m);
-    return fail(EINVAL);
+    return group_cleanup(m); /* group-cleanup, the last group-* call */
 }
 
 /* ---- `loop OP`: EventLoop methods with explicit arguments (section 9) ---- */
@@ -1157,17 +1153,14 @@ static struct oracle_result loop_call(struct model *m, const char *op, const int
         m->waker_pending = 1;
         return ok(0);
     }
-    if (strcmp(op, "find-task") == 0) {
-        /* [9 find_task_for_fd]: the reader, else the writer; here 1 if
-         * there is one, 0 if not; EBADF for fd < 0. */
-        int64_t fd = nums[0];
-        if (fd == -2 || fd >= m->pipes)
-            return ok(0); /* a file nobody waits on */
-        if (fd < 0)
-            return fail(EBADF);
-        return ok(m->fd_waits[fd][DIR_READ].task != -1 || m->fd_waits[fd][DIR_WRITE].task != -1);
-    }
-    return fail(EINVAL);
+    /* find-task, the last loop call [9 find_task_for_fd]: the reader,
+     * else the writer; here 1 if there is one, 0 if not; EBADF for fd < 0. */
+    int64_t fd = nums[0];
+    if (fd == -2 || fd >= m->pipes)
+        return ok(0); /* a file nobody waits on */
+    if (fd < 0)
+        return fail(EBADF);
+    return ok(m->fd_waits[fd][DIR_READ].task != -1 || m->fd_waits[fd][DIR_WRITE].task != -1);
 }
 
 /* free [7 free, 10 free]: drops every task, parked ones included, without
@@ -1356,10 +1349,9 @@ static struct oracle_result misc_call(struct model *m, const char *op, const int
         m->pipe_held[n] = 1;
         return ok(0);
     }
-    if (strcmp(op, "write-held") == 0) /* the old file: never reported [D13] */
-        return n >= 0 && m->pipe_held[n] ? ok(1) : fail(EBADF);
-    *done = 0;
-    return fail(EINVAL);
+    /* write-held, the last call with no self: the old file, never
+     * reported [D13] */
+    return n >= 0 && m->pipe_held[n] ? ok(1) : fail(EBADF);
 }
 
 /* ---- the engine ---- */
