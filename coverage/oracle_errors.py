@@ -111,7 +111,42 @@ PARSE_ERRORS = [
     ("bad-status of a bad number", "scenario a\ntask A: bad-status x 1\n", "bad number 'x'"),
     ("sleep step of a bad number", "scenario a\ntask A: sleep x\n", "bad number 'x'"),
     ("abort step of a bad name", "scenario a\ntask A: abort A!; ready 1\n",
-     "bad instance name 'A!'"),
+     "bad instance name 'A!'"),    ("a number with a character below '0'", "scenario a\nsleep 1/\n", "bad number '1/'"),
+    ("an instance number below '0'", "scenario a\ntask A: ready 1\nstatus A./\n",
+     "bad instance name 'A./'"),
+    ("a name with a character above 'z'", "scenario a~b\n", "bad scenario name 'a~b'"),
+    ("null of an unknown operation", "scenario a\nnull fly\n", "unknown operation 'null fly'"),
+    ("loop of an unknown operation", "scenario a\nloop fly\n", "unknown operation 'loop fly'"),
+    ("null read", "scenario a\npipes 1\nnull read 0\n", "'null read' does not exist"),
+    ("null close", "scenario a\npipes 1\nnull close 0\n", "'null close' does not exist"),
+    ("null reopen", "scenario a\npipes 1\nnull reopen 0\n", "'null reopen' does not exist"),
+    ("null hold", "scenario a\npipes 1\nnull hold 0\n", "'null hold' does not exist"),
+    ("null write-held", "scenario a\npipes 1\nnull write-held 0\n",
+     "'null write-held' does not exist"),
+    ("host call without its argument", "scenario a\nsleep\n", "'sleep' takes 1 argument, not 0"),
+    ("pending with an argument", "scenario a\ntask A: pending 1; ready 1\n",
+     "step 'pending' takes 0 arguments"),
+    ("bad-status with one argument", "scenario a\ntask A: bad-status 2; ready 1\n",
+     "step 'bad-status' takes 2 arguments"),
+    ("bad-status of a bad value", "scenario a\ntask A: bad-status 2 x; ready 1\n",
+     "bad number 'x'"),
+    ("wait-read step without pipe", "scenario a\ntask A: wait-read; ready 1\n",
+     "step 'wait-read' takes 1 argument"),
+    ("sleep step without delay", "scenario a\ntask A: sleep; ready 1\n",
+     "step 'sleep' takes 1 argument"),
+    ("spawn step without script", "scenario a\ntask A: spawn; ready 1\n",
+     "step 'spawn' takes 1 argument"),
+    ("abort step without instance", "scenario a\ntask A: abort; ready 1\n",
+     "step 'abort' takes 1 argument"),
+    ("a NUL byte in a line", "scenario a\n\0x\n", "line too long"),
+]
+
+# (what, scenario text, expected output): unusual texts that parse and run.
+RUNS = [
+    ("INT64_MIN as a number", "scenario a\nsleep -9223372036854775808\n",
+     "call sleep -9223372036854775808 -> -1 EINVAL"),
+    ("a step list ending in ';'", "scenario a\ntask A: ready 1;\nspawn A\n", "call spawn A -> 0"),
+    ("no newline at the end", "scenario a\ntask A: ready 1\nspawn A", "call spawn A -> 0"),
 ]
 
 # (what is wrong, scenario text, expected message): scenarios that parse
@@ -167,6 +202,11 @@ def main():
             expect(what + " (--check)", ["--check", path], 1, "FAIL a (the run failed)")
             expect(what + " (--compare)", ["--compare", path], 1,
                    "(a run failed: vrt -1, model -1)")
+        for i, (what, text, message) in enumerate(RUNS):
+            path = os.path.join(tmp, "runs%d.scn" % i)
+            with open(path, "w") as f:
+                f.write(text)
+            expect(what, [path], 0, message)
         good = os.path.join(tmp, "good.scn")
         with open(good, "w") as f:
             f.write(GOOD)
@@ -198,11 +238,35 @@ def main():
             f.writelines(lines[:1] + ["call run -> 7\n"] + lines[2:])
         expect("--check against a changed line", ["--check", good], 1, "- expected: call run -> 7")
         expect("a directory for a scenario", [tmp], 1, "read error")
+        lines = lines[:-1]  # the trace as --write wrote it
+        with open(trace, "w") as f:
+            f.writelines(lines[:-1] + [lines[-1].replace("-> 3", "-> 4")])
+        expect("--check against a trace of the same length", ["--check", good], 1,
+               "- expected: call status A -> 4")
+        with open(trace, "w") as f:
+            f.writelines(lines[:-1] + [lines[-1].rstrip("\n")])
+        expect("--check against a trace without its last newline", ["--check", good], 1,
+               "+ got: call status A -> 3")
+        for limit in ("0", "5", "99999"):
+            expect("VRT_ORACLE_TIME_LIMIT=" + limit, ["--model", good], 0, "== good",
+                   env={"VRT_ORACLE_TIME_LIMIT": limit})
+        plain = os.path.join(tmp, "plain")
+        with open(plain, "w") as f:
+            f.write(GOOD)
+        expect("a scenario without .scn", ["--check", plain], 1, "(no %s.trace)" % plain)
+        # A trace that cannot be written in full: /dev/full stands there.
+        full = os.path.join(tmp, "full.scn")
+        with open(full, "w") as f:
+            f.write(GOOD.replace("scenario good", "scenario full"))
+        os.symlink("/dev/full", os.path.join(tmp, "full.trace"))
+        expect("--write to a full device", ["--write", full], 1, "full.trace")
         # Too few fds for the scenario's pipes, or for the reactor's loop.
         pipes = os.path.join(tmp, "pipes.scn")
         with open(pipes, "w") as f:
             f.write("scenario pipes\npipes 8\ntask A: ready 1\nspawn A\n")
         expect("no fds for the pipes", [pipes], 1, "vrt-oracle: pipe", max_fds=12)
+        expect("--compare when vrt's run cannot start", ["--compare", pipes], 1,
+               "(a run failed: vrt -1, model 0)", max_fds=12)
         reactor = os.path.join(tmp, "reactor.scn")
         with open(reactor, "w") as f:
             f.write("scenario reactor\nhost reactor\npipes 1\ntask A: ready 1\nspawn A\n")
