@@ -141,8 +141,13 @@ $(COV_DIR)/vrt-fault: $(FAULT_DEPS) $(COV_LIB_OBJS)
 $(COV_DIR)/vrt-fault-kq: $(FAULT_DEPS) $(FAULT_KQ_SRC) $(COV_KQ_OBJS)
 	$(call fault_kqueue_cmd,$(COV_FLAGS),$(COV_KQ_OBJS))
 
-$(COV_DIR)/vrt-oracle: $(ORACLE_SRC) src/oracle/oracle.h $(COV_LIB_OBJS)
-	$(CC) $(STD) $(WARN) $(COV_FLAGS) -Isrc $(ORACLE_SRC) $(COV_LIB_OBJS) -o $@
+# With coverage/oracle_alloc_fail.c, whose VRT_ORACLE_FAIL_ALLOC=N fails the
+# Nth allocation (coverage/oracle_errors.py runs the out-of-memory paths).
+ORACLE_ALLOC_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc
+
+$(COV_DIR)/vrt-oracle: $(ORACLE_SRC) src/oracle/oracle.h coverage/oracle_alloc_fail.c $(COV_LIB_OBJS)
+	$(CC) $(STD) $(WARN) $(COV_FLAGS) -Isrc $(ORACLE_ALLOC_WRAP) $(ORACLE_SRC) \
+	  coverage/oracle_alloc_fail.c $(COV_LIB_OBJS) -o $@
 
 COV_BINARIES := vrt-tests vrt-tests-kq vrt-fault vrt-fault-kq
 

@@ -8,6 +8,8 @@ with bad arguments) and expects an exit status and a message naming the
 fault.  Exit status 0 when every case behaves, 1 otherwise (each failure on
 stderr).  make coverage runs it over the gcov build of the oracle, so that
 the report counts these paths; it checks the oracle's messages, not vrt.
+VRT_ORACLE must be that build: its coverage/oracle_alloc_fail.c fails the
+Nth allocation when VRT_ORACLE_FAIL_ALLOC=N.
 """
 import os
 import resource
@@ -292,6 +294,30 @@ def main():
         expect("a reactor that would block for ever", ["--model", stuck], 0,
                "call run -> -1 E35\npoll B\ncall wait-read 1 -> 0\nB: wait-read 1\n"
                "call block_on B -> -1 E35")
+        # Every allocation failed in turn (the gcov build's
+        # coverage/oracle_alloc_fail.c): never a crash, each failure reported.
+        oom = os.path.join(tmp, "oom.scn")
+        with open(oom, "w") as f:
+            f.write("scenario oom\nhost scoped\ntask A: ready 1\nspawn A\nrun\n")
+        run(oracle, ["--write", oom])
+        for mode in ("--", "--check", "--compare"):
+            what = "allocation failures (%s)" % mode
+            cases.append(what)
+            reported = 0
+            for n in range(1, 300):
+                rc, out = run(oracle, [mode, oom], env={"VRT_ORACLE_FAIL_ALLOC": str(n)})
+                if "oracle-alloc-fail" not in out:
+                    if rc != 0:
+                        problems.append("%s: exit %d without a failure" % (what, rc))
+                    break
+                if rc not in (0, 1, 2):
+                    problems.append("%s: failure %d: exit %d:\n%s" % (what, n, rc, out))
+                    break
+                reported += "out of memory" in out or "Cannot allocate memory" in out
+            else:
+                problems.append("%s: more than 300 allocations" % what)
+            if reported == 0:
+                problems.append("%s: no failure was reported" % what)
         # The time limit: the run is stopped, by _exit from the alarm.
         slow = os.path.join(tmp, "slow.scn")
         with open(slow, "w") as f:

@@ -677,11 +677,11 @@ static int turn(struct model *m, struct m_runtime *rt, int future, int *err)
     return 0;
 }
 
-/* A fresh task record for inst. */
+/* A fresh task record for inst.  There is room: a record is made once per
+ * instance (its spawn, its block_on or its group entry's start), and the
+ * interpreter refuses instance M_TASKS + 1 before it reaches the engine. */
 static int new_record(struct model *m, struct oracle_instance *inst, int rt_kind)
 {
-    if (m->task_records >= M_TASKS)
-        return -1;
     int t = m->task_records++;
     struct m_task *k = &m->tasks[t];
     memset(k, 0, sizeof *k);
@@ -712,10 +712,6 @@ static int spawn_task(struct model *m, struct m_runtime *rt, int rt_kind,
         return -1;
     }
     int t = new_record(m, inst, rt_kind);
-    if (t < 0) {
-        *err = ENOMEM;
-        return -1;
-    }
     struct m_task *k = &m->tasks[t];
     k->id = rt->next_id++;
     k->live = 1;
@@ -773,8 +769,6 @@ static struct oracle_result host_block_on(struct model *m, struct oracle_instanc
     if (rt->running)
         return fail(EBUSY);
     int f = new_record(m, inst, RT_HOST);
-    if (f < 0)
-        return fail(ENOMEM);
     struct m_task *k = &m->tasks[f];
     k->is_future = 1;
     if (inst != NULL)
