@@ -149,13 +149,18 @@ $(COV_DIR)/vrt-oracle: $(ORACLE_SRC) src/oracle/oracle.h coverage/oracle_alloc_f
 	$(CC) $(STD) $(WARN) $(COV_FLAGS) -Isrc $(ORACLE_ALLOC_WRAP) $(ORACLE_SRC) \
 	  coverage/oracle_alloc_fail.c $(COV_LIB_OBJS) -o $@
 
+# The oracle internals that no command line reaches (coverage/oracle_whitebox.c).
+$(COV_DIR)/oracle-whitebox: coverage/oracle_whitebox.c src/oracle/scenario.c src/oracle/interp.c \
+                            src/oracle/oracle.h
+	$(CC) $(STD) $(WARN) $(COV_FLAGS) -Isrc $(filter %.c,$^) -o $@
+
 COV_BINARIES := vrt-tests vrt-tests-kq vrt-fault vrt-fault-kq
 
 # The fuzz corpus replay (fuzz/fuzz.mk), when that fragment provides it:
 # its harnesses are rebuilt with gcov under $(COV_DIR)/fuzz and replayed.
 COV_FUZZ_REPLAY := $(shell grep -qs '^fuzz-replay:' fuzz/fuzz.mk && echo yes)
 
-coverage-run: $(addprefix $(COV_DIR)/,$(COV_BINARIES) vrt-oracle)
+coverage-run: $(addprefix $(COV_DIR)/,$(COV_BINARIES) vrt-oracle oracle-whitebox)
 	@echo "== coverage: the suite over the gcov build of src/ =="
 	@find $(COV_DIR) -name '*.gcda' -delete
 	@for t in $(COV_BINARIES); do \
@@ -165,6 +170,7 @@ coverage-run: $(addprefix $(COV_DIR)/,$(COV_BINARIES) vrt-oracle)
 	@$(COV_DIR)/vrt-oracle --check $(ORACLE_SCN) >$(COV_DIR)/oracle.log
 	@$(COV_DIR)/vrt-oracle --compare $(ORACLE_SCN) >>$(COV_DIR)/oracle.log
 	@$(PYTHON) coverage/oracle_errors.py $(COV_DIR)/vrt-oracle
+	@$(COV_DIR)/oracle-whitebox
 ifeq ($(COV_FUZZ_REPLAY),yes)
 	$(MAKE) --no-print-directory fuzz-replay FUZZ_REPLAY_DIR=$(CURDIR)/$(COV_DIR)/fuzz \
 	  FUZZ_REPLAY_CFLAGS='$(COV_FLAGS)'

@@ -318,6 +318,24 @@ def main():
                 problems.append("%s: more than 300 allocations" % what)
             if reported == 0:
                 problems.append("%s: no failure was reported" % what)
+        # The model's timer table holds 512 timers (vrt grows its own):
+        # one more is ENOMEM in the model only.
+        timers = os.path.join(tmp, "timers.scn")
+        with open(timers, "w") as f:
+            f.write("scenario timers\nhost reactor\ntask A: call loop register-timer 600 100000; "
+                    "call loop register-timer 601 100000; sleep 5; ready 1\n"
+                    + "".join("loop register-timer %d 100000\n" % i for i in range(1, 511))
+                    + "spawn A\nrun\n")
+        expect("the model's timers all taken", ["--model", timers], 0,
+               "call sleep 5 -> -1 ENOMEM")
+        # No fd left for a reopen (a hold took the numbers) or for a hold.
+        fds = os.path.join(tmp, "fds.scn")
+        with open(fds, "w") as f:
+            f.write("scenario fds\npipes 2\nclose 0\nhold 1\nreopen 0\n")
+        expect("no fds for a reopen", [fds], 0, "call reopen 0 -> -1 E24", max_fds=7)
+        with open(fds, "w") as f:
+            f.write("scenario fds\npipes 1\nhold 0\n")
+        expect("no fds for a hold", [fds], 0, "call hold 0 -> -1 E24", max_fds=5)
         # The time limit: the run is stopped, by _exit from the alarm.
         slow = os.path.join(tmp, "slow.scn")
         with open(slow, "w") as f:

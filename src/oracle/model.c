@@ -322,12 +322,11 @@ static void park(struct model *m, int t)
 }
 
 /* A wait fired: READY, at the tail of the queue, polled in the next turn;
- * its other waits go (one-shot) [10 waits, D12]. */
+ * its other waits go (one-shot) [10 waits, D12].  t is parked: dispatch
+ * skips a task an earlier event of the batch woke. */
 static void wake(struct model *m, int t)
 {
     struct m_task *k = &m->tasks[t];
-    if (!k->parked)
-        return; /* already woken by an earlier event of this batch */
     drop_waits(m, t);
     k->parked = 0;
     k->status = ST_READY;
