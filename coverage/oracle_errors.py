@@ -149,6 +149,8 @@ RUNS = [
      "call sleep -9223372036854775808 -> -1 EINVAL"),
     ("a step list ending in ';'", "scenario a\ntask A: ready 1;\nspawn A\n", "call spawn A -> 0"),
     ("no newline at the end", "scenario a\ntask A: ready 1\nspawn A", "call spawn A -> 0"),
+    ("host runtime named", "scenario a\nhost runtime\ntask A: ready 1\nspawn A\n",
+     "call spawn A -> 0"),
 ]
 
 # (what is wrong, scenario text, expected message): scenarios that parse
