@@ -5,17 +5,13 @@
 #   make oracle-check     run spec/scenarios/*.scn on vrt, compare with .trace
 #   make oracle-compare   run them on vrt and on the executable model
 #   make oracle-coverage  every API row, divergence and errno is covered
-#
-# The model is src/oracle/model.c; until it exists (or to build without it:
-# ORACLE_MODEL=src/oracle/model_stub.c) a stub stands in whose runs fail.
 
 # Included once even when named twice (make -f GNUmakefile -f tests/oracle.mk).
 ifndef VRT_ORACLE_MK
 VRT_ORACLE_MK := 1
 
-ORACLE_MODEL ?= $(if $(wildcard src/oracle/model.c),src/oracle/model.c,src/oracle/model_stub.c)
 ORACLE_SRC   := src/oracle/scenario.c src/oracle/interp.c src/oracle/engine_vrt.c \
-                src/oracle/main.c $(ORACLE_MODEL)
+                src/oracle/main.c src/oracle/model.c
 ORACLE_SCN   := $(sort $(wildcard spec/scenarios/*.scn))
 
 .PHONY: oracle oracle-check oracle-compare

@@ -322,12 +322,11 @@ static void park(struct model *m, int t)
 }
 
 /* A wait fired: READY, at the tail of the queue, polled in the next turn;
- * its other waits go (one-shot) [10 waits, D12]. */
+ * its other waits go (one-shot) [10 waits, D12].  t is parked: dispatch
+ * skips a task an earlier event of the batch woke. */
 static void wake(struct model *m, int t)
 {
     struct m_task *k = &m->tasks[t];
-    if (!k->parked)
-        return; /* already woken by an earlier event of this batch */
     drop_waits(m, t);
     k->parked = 0;
     k->status = ST_READY;
@@ -677,11 +676,11 @@ static int turn(struct model *m, struct m_runtime *rt, int future, int *err)
     return 0;
 }
 
-/* A fresh task record for inst. */
+/* A fresh task record for inst.  There is room: a record is made once per
+ * instance (its spawn, its block_on or its group entry's start), and the
+ * interpreter refuses instance M_TASKS + 1 before it reaches the engine. */
 static int new_record(struct model *m, struct oracle_instance *inst, int rt_kind)
 {
-    if (m->task_records >= M_TASKS)
-        return -1;
     int t = m->task_records++;
     struct m_task *k = &m->tasks[t];
     memset(k, 0, sizeof *k);
@@ -712,10 +711,6 @@ static int spawn_task(struct model *m, struct m_runtime *rt, int rt_kind,
         return -1;
     }
     int t = new_record(m, inst, rt_kind);
-    if (t < 0) {
-        *err = ENOMEM;
-        return -1;
-    }
     struct m_task *k = &m->tasks[t];
     k->id = rt->next_id++;
     k->live = 1;
@@ -773,8 +768,6 @@ static struct oracle_result host_block_on(struct model *m, struct oracle_instanc
     if (rt->running)
         return fail(EBUSY);
     int f = new_record(m, inst, RT_HOST);
-    if (f < 0)
-        return fail(ENOMEM);
     struct m_task *k = &m->tasks[f];
     k->is_future = 1;
     if (inst != NULL)
@@ -864,11 +857,9 @@ static struct oracle_result handle_op(struct model *m, const char *op,
     }
     if (strcmp(op, "abort") == 0)
         return abort_task(m, t);
-    if (strcmp(op, "release") == 0) {
-        k->released = 1; /* the handle becomes {-1, NULL} [6 release] */
-        return ok(0);
-    }
-    return fail(EINVAL);
+    /* release, the last handle op */
+    k->released = 1; /* the handle becomes {-1, NULL} [6 release] */
+    return ok(0);
 }
 
 /* ---- TaskGroup (section 11) ---- */
@@ -1055,9 +1046,7 @@ static struct oracle_result group_call(struct model *m, const char *op, const in
     if (strcmp(op, "group-result") == 0 || strcmp(op, "group-has-error") == 0 ||
         strcmp(op, "group-status") == 0)
         return group_query(m, op, nums[0]);
-    if (strcmp(op, "group-cleanup") == 0)
-        return group_cleanup(m);
-    return fail(EINVAL);
+    return group_cleanup(m); /* group-cleanup, the last group-* call */
 }
 
 /* ---- `loop OP`: EventLoop methods with explicit arguments (section 9) ---- */
@@ -1157,17 +1146,14 @@ static struct oracle_result loop_call(struct model *m, const char *op, const int
         m->waker_pending = 1;
         return ok(0);
     }
-    if (strcmp(op, "find-task") == 0) {
-        /* [9 find_task_for_fd]: the reader, else the writer; here 1 if
-         * there is one, 0 if not; EBADF for fd < 0. */
-        int64_t fd = nums[0];
-        if (fd == -2 || fd >= m->pipes)
-            return ok(0); /* a file nobody waits on */
-        if (fd < 0)
-            return fail(EBADF);
-        return ok(m->fd_waits[fd][DIR_READ].task != -1 || m->fd_waits[fd][DIR_WRITE].task != -1);
-    }
-    return fail(EINVAL);
+    /* find-task, the last loop call [9 find_task_for_fd]: the reader,
+     * else the writer; here 1 if there is one, 0 if not; EBADF for fd < 0. */
+    int64_t fd = nums[0];
+    if (fd == -2 || fd >= m->pipes)
+        return ok(0); /* a file nobody waits on */
+    if (fd < 0)
+        return fail(EBADF);
+    return ok(m->fd_waits[fd][DIR_READ].task != -1 || m->fd_waits[fd][DIR_WRITE].task != -1);
 }
 
 /* free [7 free, 10 free]: drops every task, parked ones included, without
@@ -1356,10 +1342,9 @@ static struct oracle_result misc_call(struct model *m, const char *op, const int
         m->pipe_held[n] = 1;
         return ok(0);
     }
-    if (strcmp(op, "write-held") == 0) /* the old file: never reported [D13] */
-        return n >= 0 && m->pipe_held[n] ? ok(1) : fail(EBADF);
-    *done = 0;
-    return fail(EINVAL);
+    /* write-held, the last call with no self: the old file, never
+     * reported [D13] */
+    return n >= 0 && m->pipe_held[n] ? ok(1) : fail(EBADF);
 }
 
 /* ---- the engine ---- */

@@ -169,9 +169,7 @@ static int is_number(const char *s)
 
 static int copy_name(struct parser *p, char *dst, const char *src, const char *what)
 {
-    size_t n = strlen(src);
-    if (n == 0)
-        return fail(p, "empty %s", what);
+    size_t n = strlen(src); /* a token: never empty */
     if (n >= ORACLE_MAX_NAME)
         return fail(p, "%s too long '%s'", what, src);
     memcpy(dst, src, n + 1);
@@ -191,16 +189,15 @@ static int valid_ident(const char *s)
     return 1;
 }
 
-static int add_ref(struct parser *p, const char *name, int *slot)
+/* name has passed copy_name already, so it fits.  refs cannot overflow:
+ * each step and each host call makes at most one reference, and the steps
+ * and calls are counted against their own limits before they are parsed. */
+static void add_ref(struct parser *p, const char *name, int *slot)
 {
-    if (p->ref_count >= (int)(sizeof p->refs / sizeof p->refs[0]))
-        return fail(p, "too many script references");
-    if (copy_name(p, p->refs[p->ref_count].name, name, "script name") != 0)
-        return -1;
+    snprintf(p->refs[p->ref_count].name, sizeof p->refs[p->ref_count].name, "%s", name);
     p->refs[p->ref_count].line = p->line;
     p->refs[p->ref_count].slot = slot;
     p->ref_count++;
-    return 0;
 }
 
 static int find_script(const struct oracle_scenario *scn, const char *name)
@@ -262,12 +259,9 @@ static int parse_call(struct parser *p, char **tok, int n, struct oracle_call *c
     if (n - first - 1 != argc)
         return fail(p, "'%s' takes %d argument%s, not %d", tok[first], argc, argc == 1 ? "" : "s",
                     n - first - 1);
-    if (prefix != NULL) {
-        if (snprintf(c->op, sizeof c->op, "%s %s", prefix, spec->name) >= (int)sizeof c->op)
-            return fail(p, "operation too long");
-    } else {
-        snprintf(c->op, sizeof c->op, "%s", spec->name);
-    }
+    /* at most "null-fn group-set-cancel-on-error": it fits */
+    snprintf(c->op, sizeof c->op, "%s%s%s", prefix != NULL ? prefix : "", prefix != NULL ? " " : "",
+             spec->name);
     c->argc = argc;
     for (int i = 0; i < argc; i++) {
         const char *a = tok[first + 1 + i];
@@ -285,8 +279,7 @@ static int parse_call(struct parser *p, char **tok, int n, struct oracle_call *c
         case A_SCRIPT:
             if (!valid_ident(a))
                 return fail(p, "bad script name '%s'", a);
-            if (add_ref(p, a, NULL) != 0)
-                return -1;
+            add_ref(p, a, NULL);
             c->nums[i] = -1;
             break;
         case A_INST: {
@@ -302,8 +295,7 @@ static int parse_call(struct parser *p, char **tok, int n, struct oracle_call *c
             }
             if (!valid_ident(base))
                 return fail(p, "bad instance name '%s'", a);
-            if (add_ref(p, base, NULL) != 0)
-                return -1;
+            add_ref(p, base, NULL);
             c->nums[i] = -1;
             break;
         }
@@ -314,12 +306,10 @@ static int parse_call(struct parser *p, char **tok, int n, struct oracle_call *c
 
 static int parse_step(struct parser *p, char *text, struct oracle_step *st)
 {
-    char *tok[MAX_TOKENS];
+    /* parse_task hands over no blank step, and a step has fewer tokens
+     * than its line, whose count parse_line has checked */
+    char *tok[MAX_TOKENS] = {0};
     int n = split(text, tok, MAX_TOKENS);
-    if (n < 0)
-        return fail(p, "too many tokens in a step");
-    if (n == 0)
-        return fail(p, "empty step");
     memset(st, 0, sizeof *st);
     st->script = -1;
     const char *k = tok[0];
@@ -363,9 +353,9 @@ static int parse_step(struct parser *p, char *text, struct oracle_step *st)
         st->kind = STEP_SPAWN;
         if (!valid_ident(tok[1]))
             return fail(p, "bad script name '%s'", tok[1]);
-        if (copy_name(p, st->target, tok[1], "script name") != 0 ||
-            add_ref(p, tok[1], &st->script) != 0)
+        if (copy_name(p, st->target, tok[1], "script name") != 0)
             return -1;
+        add_ref(p, tok[1], &st->script);
     } else if (strcmp(k, "abort") == 0) {
         NEED(1);
         st->kind = STEP_ABORT;
@@ -374,8 +364,7 @@ static int parse_step(struct parser *p, char *text, struct oracle_step *st)
         char *t2[2] = {(char *)"abort", tok[1]};
         if (parse_call(p, t2, 2, &tmp) != 0)
             return -1;
-        if (copy_name(p, st->target, tok[1], "instance name") != 0)
-            return -1;
+        snprintf(st->target, sizeof st->target, "%s", tok[1]); /* parse_call checked its length */
     } else if (strcmp(k, "call") == 0) {
         if (n < 2)
             return fail(p, "step 'call' needs an operation");
