@@ -1023,48 +1023,34 @@ static int64_t register_fd(vrt_event_loop_t *self, int64_t fd, int64_t type,
     return fd_arm(self, fd, type, task, 0);
 }
 
-/*@ requires el_loop_arg(self);
-    requires self != \null && self->state != \null ==> el_loop_inv(self);
-    requires task_ptr != \null ==> \valid(task_ptr);
-    assigns EL_WORLD;
-    behavior unusable:
-      assumes self == \null || self->state == \null;
-      assigns errno;
-      ensures \result == -1 && errno == EINVAL;
-    behavior no_task:
-      assumes self != \null && self->state != \null && task_ptr == \null;
-      assigns errno;
-      ensures \result == -1 && errno == EINVAL;
-    behavior arm:
-      assumes self != \null && self->state != \null && task_ptr != \null;
-      ensures \result == 0 || \result == -1;
-    complete behaviors;
+/* The contract register_read and register_write share (register_fd's). */
+#define EL_REGISTER_CONTRACT                                                   \
+    requires el_loop_arg(self);                                                \
+    requires self != \null && self->state != \null ==> el_loop_inv(self);      \
+    requires task_ptr != \null ==> \valid(task_ptr);                           \
+    assigns EL_WORLD;                                                          \
+    behavior unusable:                                                         \
+      assumes self == \null || self->state == \null;                            \
+      assigns errno;                                                           \
+      ensures \result == -1 && errno == EINVAL;                                 \
+    behavior no_task:                                                          \
+      assumes self != \null && self->state != \null && task_ptr == \null;       \
+      assigns errno;                                                           \
+      ensures \result == -1 && errno == EINVAL;                                 \
+    behavior arm:                                                              \
+      assumes self != \null && self->state != \null && task_ptr != \null;      \
+      ensures \result == 0 || \result == -1;                                   \
+    complete behaviors;                                                        \
     disjoint behaviors;
-*/
+
+/*@ EL_REGISTER_CONTRACT */
 int64_t vrt_event_loop_register_read(vrt_event_loop_t *self, int64_t fd,
                                      vrt_task_node_t *task_ptr)
 {
     return register_fd(self, fd, VRT_SOURCE_FD_READ, task_ptr);
 }
 
-/*@ requires el_loop_arg(self);
-    requires self != \null && self->state != \null ==> el_loop_inv(self);
-    requires task_ptr != \null ==> \valid(task_ptr);
-    assigns EL_WORLD;
-    behavior unusable:
-      assumes self == \null || self->state == \null;
-      assigns errno;
-      ensures \result == -1 && errno == EINVAL;
-    behavior no_task:
-      assumes self != \null && self->state != \null && task_ptr == \null;
-      assigns errno;
-      ensures \result == -1 && errno == EINVAL;
-    behavior arm:
-      assumes self != \null && self->state != \null && task_ptr != \null;
-      ensures \result == 0 || \result == -1;
-    complete behaviors;
-    disjoint behaviors;
-*/
+/*@ EL_REGISTER_CONTRACT */
 int64_t vrt_event_loop_register_write(vrt_event_loop_t *self, int64_t fd,
                                       vrt_task_node_t *task_ptr)
 {
