@@ -1322,6 +1322,7 @@ int64_t vrt_event_loop_poll_events(vrt_event_loop_t *self, int64_t timeout_ms)
     /* Only a finite timeout or an armed timer needs the time: a loop that
      * waits on fds alone (a ping-pong, a server) reads no clock. */
     int timed = timeout_ms >= 0 || st->heap_len > 0;
+    int caller_errno = errno;
     int64_t start = timed ? vrt_clock_ns() : 0;
     int64_t user_deadline = timeout_ms < 0 ? INT64_MAX : deadline_after(start, timeout_ms);
     /*@ loop invariant el_loop_inv(self) && self->state == st;
@@ -1339,8 +1340,12 @@ int64_t vrt_event_loop_poll_events(vrt_event_loop_t *self, int64_t timeout_ms)
         int max = timer_wait == 0 ? (int)VRT_MAX_EVENTS / 2 : (int)VRT_MAX_EVENTS;
         int n = vrt_backend_wait((int)self->kq, st->io, max, (int)wait);
         if (n < 0) {
-            if (errno == EINTR)
+            if (errno == EINTR) {
+                /* Retried, so no error of the caller's: a block_on whose
+                 * value is -1 must leave errno as it was. */
+                errno = caller_errno;
                 continue; /* the deadline is absolute: the time left is recomputed */
+            }
             self->running = 0;
             return -1;
         }
