@@ -189,16 +189,19 @@ Test(reactor, sleepers_wake_in_deadline_order_never_early)
 {
     vrt_reactor_runtime_t r = new_reactor();
     int64_t order[4] = {0};
-    machine_t m[3] = {{.step = step_sleep, .value = 30, .user = order},
-                      {.step = step_sleep, .value = 10, .user = order},
-                      {.step = step_sleep, .value = 20, .user = order}};
+    /* 30 ms apart: each task starts its sleep at its own first poll, and
+     * the three first polls must not take a whole gap (under valgrind on a
+     * loaded machine they took more than 10 ms). */
+    machine_t m[3] = {{.step = step_sleep, .value = 90, .user = order},
+                      {.step = step_sleep, .value = 30, .user = order},
+                      {.step = step_sleep, .value = 60, .user = order}};
     for (int i = 0; i < 3; i++)
         spawn_machine(&r, &m[i]);
     run_reactor(&r);
     cr_assert_eq(order[0], 3);
-    cr_assert_eq(order[1], 10);
-    cr_assert_eq(order[2], 20);
-    cr_assert_eq(order[3], 30);
+    cr_assert_eq(order[1], 30);
+    cr_assert_eq(order[2], 60);
+    cr_assert_eq(order[3], 90);
     for (int i = 0; i < 3; i++)
         cr_assert_eq(m[i].polls, 2, "parked tasks are polled only when woken");
     vrt_reactor_runtime_free(&r);
