@@ -4,11 +4,12 @@ import argparse, json, re, sys
 from pathlib import Path
 
 ap = argparse.ArgumentParser()
-ap.add_argument("wp_json"); ap.add_argument("unproved_md")
+ap.add_argument("unproved_md")
+ap.add_argument("--json", nargs="+", required=True, help="WP's JSON report of each set")
 ap.add_argument("--files", nargs="+", required=True)
 ap.add_argument("--seconds", type=int, default=0)
 ap.add_argument("--timeout", default="?"); ap.add_argument("--provers", default="?")
-ap.add_argument("--log", help="WP's console log of the contracts pass (per-goal times)")
+ap.add_argument("--log", nargs="*", default=[], help="WP's console logs (per-goal times)")
 a = ap.parse_args()
 
 # Which file defines each function (the inline helpers of the headers too).
@@ -29,13 +30,16 @@ def prover_of(stats):
 
 # Per-goal prover time, from the console log: "Goal <name> : Valid (12ms)".
 times = {}
-if a.log and Path(a.log).exists():
-    unit = {"ms": 0.001, "s": 1.0}
-    for m in re.finditer(r"Goal (typed_\w+) : [^\n]*", Path(a.log).read_text()):
+unit = {"ms": 0.001, "s": 1.0}
+for log in (l for l in a.log if Path(l).exists()):
+    for m in re.finditer(r"Goal (typed_\w+) : [^\n]*", Path(log).read_text()):
         ts = re.findall(r"\((?:Qed:)?([\d.]+)(ms|s)\)", m.group(0))
         times[m.group(1)] = sum(float(v) * unit[u] for v, u in ts[-1:])
 
-data = json.loads(Path(a.wp_json).read_text())
+# The sets are separate Frama-C runs; their functions do not overlap.
+data = {"wp:functions": {}}
+for js in a.json:
+    data["wp:functions"].update(json.loads(Path(js).read_text()).get("wp:functions", {}))
 goals = []
 for fn, gs in data.get("wp:functions", {}).items():
     for g, st in gs.items():
@@ -52,8 +56,6 @@ for fn, gs in data.get("wp:functions", {}).items():
                       "ensures": "_ensures" in name and "_call_" not in name,
                       "seconds": round(sum(t for n, t in times.items()
                                            if n == name or n.startswith(name + "_part")), 3)})
-for g, st in data.get("wp:axiomatics", {}).items() if isinstance(data.get("wp:axiomatics"), dict) else []:
-    pass
 
 listed = set(re.findall(r"`(typed_\w+)`", Path(a.unproved_md).read_text())) \
     if Path(a.unproved_md).exists() else set()
