@@ -1,8 +1,9 @@
 /*
- * What the proofs of src/event_loop.c assume and do not prove: the platform
- * layer (backend.h, one system call each).  Only Frama-C reads this file:
- * src/event_loop.c includes it when __FRAMAC__ is defined, which adds these
- * contracts to the prototypes of backend.h.
+ * What the proofs of the event loop assume and do not prove: the platform
+ * layer (backend.h, one system call each) and the monotonic clock.  Only
+ * Frama-C reads this file: src/loop_tables.c and src/event_loop.c include it
+ * when __FRAMAC__ is defined, which adds these contracts to the prototypes
+ * of backend.h and vrt_internal.h.
  */
 #ifndef EL_ASSUMED_H
 #define EL_ASSUMED_H
@@ -40,6 +41,13 @@ int vrt_backend_wait(int kq, vrt_io_event_t *events, int max, int timeout_ms);
 /* ASSUMED: close. */
 /*@ assigns errno; */
 void vrt_backend_close(int kq);
+
+/* ASSUMED: clock_gettime(CLOCK_MONOTONIC) counts from boot, so the clock is
+ * non-negative, and its nanoseconds fit in int64 for 292 years. */
+/*@ assigns \nothing;
+    ensures \result >= 0;
+*/
+int64_t vrt_clock_ns(void);
 
 /* Frama-C's <stdatomic.h> gives these stubs no contract; vrt uses them on
  * one atomic_int (wake_pending).  ASSUMED: they touch only that object. */

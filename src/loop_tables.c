@@ -1,0 +1,594 @@
+/*
+ * The event loop's tables: sources and their free list, the source list,
+ * the fd table, the timer heap and the timer id hash (see loop_tables.h).
+ * Everything here is proved with Frama-C WP (proofs/, set "loop"), the
+ * backend's system calls and the allocator assumed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+
+#include "loop_tables.h"
+
+#ifdef __FRAMAC__
+#include "el_assumed.h" /* the backend's contracts, assumed (proofs/) */
+#endif
+
+#define MIN_TABLE 64
+
+/* ---- kernel tokens ---- */
+
+/*@ requires 0 <= fd <= INT_MAX;
+    assigns \nothing;
+    ensures \result == generation * 0x100000000 + fd;
+*/
+static uint64_t fd_token(int64_t fd, uint32_t generation)
+{
+    return ((uint64_t)generation << 32) | (uint64_t)(uint32_t)fd;
+}
+
+/* ---- memory ---- */
+
+/*@ requires \valid_read(st);
+    assigns errno;
+    ensures \result == \null || \valid((char *)\result + (0 .. size - 1));
+*/
+static void *state_alloc(struct vrt_loop_state *st, size_t size)
+{
+    return vrt_call_alloc(&st->allocator, size);
+}
+
+void vrt_lt_state_release(struct vrt_loop_state *st, void *block)
+{
+    if (block != NULL)
+        vrt_call_release(&st->allocator, block);
+}
+
+/* Grows *array (elements of elem bytes, *capacity of them) to hold index
+ * `need`, zero-filling the new part.  0, or -1 with ENOMEM, unchanged. */
+/*@ requires \valid_read(st) && st->allocator.release != \null;
+    requires \valid(array) && \valid(capacity) && \separated(array, capacity);
+    requires 0 <= *capacity <= INT64_MAX / 4 && 0 <= need < INT64_MAX / 4;
+    requires 0 < elem <= 64;
+    requires \valid((char *)*array + (0 .. *capacity * elem - 1));
+    assigns *array, *capacity, errno;
+    behavior fits:
+      assumes need < *capacity;
+      assigns \nothing;
+      ensures \result == 0;
+    behavior grows:
+      assumes need >= *capacity;
+      ensures \result == 0 || \result == -1;
+      ensures \result == 0 ==> *capacity > need &&
+              \valid((char *)*array + (0 .. *capacity * elem - 1));
+      ensures \result == -1 ==> errno == ENOMEM &&
+              *array == \old(*array) && *capacity == \old(*capacity);
+    complete behaviors;
+    disjoint behaviors;
+*/
+static int grow_table(struct vrt_loop_state *st, void **array,
+                      int64_t *capacity, int64_t need, size_t elem)
+{
+    if (need < *capacity)
+        return 0;
+    int64_t cap = *capacity < MIN_TABLE ? MIN_TABLE : *capacity * 2;
+    if (cap <= need)
+        cap = need + 1;
+    /* GCOVR_EXCL_START: unreachable with a 64-bit size_t, where need is an
+     * fd (below INT_MAX) or a count of live timers, so cap * elem stays far
+     * below SIZE_MAX; the check is for 32-bit targets. */
+    if ((uint64_t)cap > SIZE_MAX / elem) {
+        errno = ENOMEM;
+        return -1;
+    }
+    /* GCOVR_EXCL_STOP */
+    unsigned char *grown = state_alloc(st, (size_t)cap * elem);
+    if (grown == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t old = (size_t)*capacity * elem;
+    if (old > 0)
+        memcpy(grown, *array, old);
+    memset(grown + old, 0, (size_t)cap * elem - old);
+    vrt_lt_state_release(st, *array);
+    *array = grown;
+    *capacity = cap;
+    return 0;
+}
+
+/*@ requires \valid(st);
+    requires st->free_sources != \null ==> \valid(st->free_sources) &&
+             \separated(st->free_sources, st);
+    assigns st->free_sources, *\old(st->free_sources), errno;
+    behavior recycled:
+      assumes st->free_sources != \null;
+      ensures \result == \old(st->free_sources) && \valid(\result);
+      ensures st->free_sources == \old(st->free_sources->next);
+    behavior allocated:
+      assumes st->free_sources == \null;
+      assigns errno;
+      ensures \result == \null ==> errno == ENOMEM;
+      ensures \result != \null ==> \valid(\result);
+    complete behaviors;
+    disjoint behaviors;
+*/
+static vrt_event_source_t *source_take(struct vrt_loop_state *st)
+{
+    vrt_event_source_t *src = st->free_sources;
+    if (src != NULL) {
+        st->free_sources = src->next;
+    } else {
+        src = state_alloc(st, sizeof *src);
+        if (src == NULL) {
+            errno = ENOMEM;
+            return NULL;
+        }
+    }
+    memset(src, 0, sizeof *src);
+    return src;
+}
+
+/*@ requires \valid(st) && \valid(src) && \separated(st, src);
+    assigns src->task, src->next, st->free_sources;
+    ensures st->free_sources == src && src->task == \null;
+    ensures src->next == \old(st->free_sources);
+*/
+static void source_put(struct vrt_loop_state *st, vrt_event_source_t *src)
+{
+    src->task = NULL;
+    src->next = st->free_sources;
+    st->free_sources = src;
+}
+
+/* ---- the source list (the seed's sources_head/tail/source_count) ---- */
+
+/*@ requires \valid(loop) && \valid(src) && \separated(loop, src);
+    requires el_list_ends(loop) && loop->source_count < INT64_MAX;
+    requires \separated(src, loop->sources_tail) &&
+             \separated(src, loop->sources_head);
+    assigns src->next, src->prev, loop->sources_tail->next,
+            loop->sources_head, loop->sources_tail, loop->source_count;
+    ensures el_list_ends(loop) && el_linked(loop, src);
+    ensures loop->sources_tail == src && src->next == \null;
+    ensures src->prev == \old(loop->sources_tail);
+    ensures loop->source_count == \old(loop->source_count) + 1;
+    ensures \old(loop->sources_tail) == \null ==> loop->sources_head == src;
+    ensures \old(loop->sources_tail) != \null ==>
+            loop->sources_head == \old(loop->sources_head) &&
+            \old(loop->sources_tail)->next == src;
+*/
+static void list_append(vrt_event_loop_t *loop, vrt_event_source_t *src)
+{
+    src->next = NULL;
+    src->prev = loop->sources_tail;
+    if (loop->sources_tail != NULL)
+        loop->sources_tail->next = src;
+    else
+        loop->sources_head = src;
+    loop->sources_tail = src;
+    loop->source_count++;
+}
+
+/*@ requires \valid(loop) && el_list_ends(loop) && el_linked(loop, src);
+    assigns src->prev->next, src->next->prev, loop->sources_head,
+            loop->sources_tail, src->next, src->prev, loop->source_count;
+    ensures el_list_ends(loop);
+    ensures src->next == \null && src->prev == \null;
+    ensures loop->source_count == \old(loop->source_count) - 1;
+    ensures \old(src->prev) != \null ==> \old(src->prev)->next == \old(src->next);
+    ensures \old(src->prev) == \null ==> loop->sources_head == \old(src->next);
+    ensures \old(src->next) != \null ==> \old(src->next)->prev == \old(src->prev);
+    ensures \old(src->next) == \null ==> loop->sources_tail == \old(src->prev);
+*/
+static void list_remove(vrt_event_loop_t *loop, vrt_event_source_t *src)
+{
+    if (src->prev != NULL)
+        src->prev->next = src->next;
+    else
+        loop->sources_head = src->next;
+    if (src->next != NULL)
+        src->next->prev = src->prev;
+    else
+        loop->sources_tail = src->prev;
+    src->next = NULL;
+    src->prev = NULL;
+    loop->source_count--;
+}
+
+/* Takes src off its task's wait list, if it is on it. */
+/*@ requires \valid(src);
+    requires src->task != \null ==> \valid(src->task) &&
+             (src->task->waits != \null ==> \valid(src->task->waits));
+    assigns src->task_next, src->task->waits,
+            { el_w->task_next | vrt_event_source_t *el_w; \true };
+    ensures src->task_next == \null;
+*/
+static void task_waits_remove(vrt_event_source_t *src)
+{
+    if (src->task == NULL)
+        return;
+    vrt_event_source_t **link = &src->task->waits;
+    while (*link != NULL && *link != src)
+        link = &(*link)->task_next;
+    if (*link == src)
+        *link = src->task_next;
+    src->task_next = NULL;
+}
+/* ---- timer heap ---- */
+
+/*@ requires \valid(st) && 0 <= i && \valid(st->heap + i) && \valid(src);
+    requires \separated(st, src, st->heap + i);
+    assigns st->heap[i], src->heap_index;
+    ensures st->heap[i] == src && src->heap_index == i;
+*/
+static void heap_place(struct vrt_loop_state *st, int64_t i, vrt_event_source_t *src)
+{
+    st->heap[i] = src;
+    src->heap_index = i;
+}
+
+/*@ requires \valid(st) && el_heap_shape(st);
+    requires 0 <= i < st->heap_len && el_heap_except(st, i);
+    assigns st->heap[0 .. st->heap_len - 1],
+            st->heap[0 .. st->heap_len - 1]->heap_index;
+    ensures el_heap_shape(st) && el_heap_order(st) && el_heap_kept{Pre, Post}(st);
+*/
+static void heap_sift_up(struct vrt_loop_state *st, int64_t i)
+{
+    vrt_event_source_t *src = st->heap[i];
+    /*@ loop invariant 0 <= i <= \at(i, Pre);
+        loop invariant \forall integer k; 0 <= k < st->heap_len && k != i ==>
+            \valid(st->heap[k]) && st->heap[k]->heap_index == k &&
+            st->heap[k] != src && \separated(st->heap[k], st) &&
+            \separated(st->heap[k], st->heap + (0 .. st->heap_capacity - 1));
+        loop invariant el_heap_except(st, i);
+        loop invariant \forall integer c; el_child(c, i) && c < st->heap_len ==>
+            !el_before(st->heap[c], src);
+        loop invariant \forall integer j; 0 <= j < st->heap_len &&
+            \at(st->heap[j], Pre) != src ==>
+            0 <= \at(st->heap[j], Pre)->heap_index < st->heap_len &&
+            \at(st->heap[j], Pre)->heap_index != i &&
+            st->heap[\at(st->heap[j], Pre)->heap_index] == \at(st->heap[j], Pre);
+        loop invariant \valid(src) && \separated(src, st) &&
+            \separated(src, st->heap + (0 .. st->heap_capacity - 1));
+        loop invariant st->heap == \at(st->heap, Pre) &&
+            st->heap_len == \at(st->heap_len, Pre) &&
+            st->heap_capacity == \at(st->heap_capacity, Pre);
+        loop assigns i, \at(st->heap, Pre)[0 .. \at(st->heap_len, Pre) - 1],
+            \at(st->heap[0 .. st->heap_len - 1], Pre)->heap_index;
+        loop variant i;
+    */
+    while (i > 0) {
+        int64_t parent = (i - 1) / 2;
+        if (!vrt_lt_timer_before(src, st->heap[parent]))
+            break;
+        heap_place(st, i, st->heap[parent]);
+        i = parent;
+    }
+    heap_place(st, i, src);
+}
+
+/*@ requires \valid(st) && el_heap_shape(st) && st->heap_len <= INT64_MAX / 2;
+    requires 0 <= i < st->heap_len && el_heap_hole(st, i);
+    assigns st->heap[0 .. st->heap_len - 1],
+            st->heap[0 .. st->heap_len - 1]->heap_index;
+    ensures el_heap_shape(st) && el_heap_kept{Pre, Post}(st);
+    ensures el_heap_except(st, \old(i));
+*/
+static void heap_sift_down(struct vrt_loop_state *st, int64_t i)
+{
+    vrt_event_source_t *src = st->heap[i];
+    /*@ loop invariant \at(i, Pre) <= i < st->heap_len;
+        loop invariant \forall integer k; 0 <= k < st->heap_len && k != i ==>
+            \valid(st->heap[k]) && st->heap[k]->heap_index == k &&
+            st->heap[k] != src && \separated(st->heap[k], st) &&
+            \separated(st->heap[k], st->heap + (0 .. st->heap_capacity - 1));
+        loop invariant \valid(src) && \separated(src, st) &&
+            \separated(src, st->heap + (0 .. st->heap_capacity - 1));
+        loop invariant el_heap_hole(st, i);
+        loop invariant i != \at(i, Pre) ==> el_before(st->heap[(i - 1) / 2], src);
+        loop invariant i != \at(i, Pre) && \at(i, Pre) > 0 ==>
+            el_edge_ok(st, \at(i, Pre));
+        loop invariant \forall integer j; 0 <= j < st->heap_len &&
+            \at(st->heap[j], Pre) != src ==>
+            0 <= \at(st->heap[j], Pre)->heap_index < st->heap_len &&
+            \at(st->heap[j], Pre)->heap_index != i &&
+            st->heap[\at(st->heap[j], Pre)->heap_index] == \at(st->heap[j], Pre);
+        loop invariant st->heap == \at(st->heap, Pre) &&
+            st->heap_len == \at(st->heap_len, Pre) &&
+            st->heap_capacity == \at(st->heap_capacity, Pre);
+        loop assigns i, \at(st->heap, Pre)[0 .. \at(st->heap_len, Pre) - 1],
+            \at(st->heap[0 .. st->heap_len - 1], Pre)->heap_index;
+        loop variant st->heap_len - i;
+    */
+    for (;;) {
+        int64_t child = 2 * i + 1;
+        if (child >= st->heap_len)
+            break;
+        if (child + 1 < st->heap_len &&
+            vrt_lt_timer_before(st->heap[child + 1], st->heap[child]))
+            child++;
+        if (!vrt_lt_timer_before(st->heap[child], src))
+            break;
+        heap_place(st, i, st->heap[child]);
+        i = child;
+    }
+    heap_place(st, i, src);
+}
+
+/*@ requires \valid(st) && el_heap_shape(st) && el_heap_order(st);
+    requires st->heap_len <= INT64_MAX / 2;
+    requires \valid(src) && 0 <= src->heap_index < st->heap_len &&
+             st->heap[src->heap_index] == src;
+    assigns st->heap_len, st->heap[0 .. st->heap_len - 1],
+            st->heap[0 .. st->heap_len - 1]->heap_index;
+    ensures st->heap_len == \old(st->heap_len) - 1;
+    ensures el_heap_shape(st) && el_heap_order(st);
+    ensures \forall integer j; 0 <= j < \old(st->heap_len) &&
+            \old(st->heap[j]) != src ==>
+            0 <= \old(st->heap[j])->heap_index < st->heap_len &&
+            st->heap[\old(st->heap[j])->heap_index] == \old(st->heap[j]);
+*/
+static void heap_remove(struct vrt_loop_state *st, vrt_event_source_t *src)
+{
+    int64_t i = src->heap_index;
+    st->heap_len--;
+    if (i == st->heap_len)
+        return;
+    heap_place(st, i, st->heap[st->heap_len]);
+    /* The moved element goes down, or (if it stays at i) up; a child
+     * promoted into i is never smaller than i's parent. */
+    heap_sift_down(st, i);
+    heap_sift_up(st, i);
+}
+
+/* ---- timer id hash ---- */
+
+/* The ids of one run of 2^TIMER_RUN_BITS land in one aligned block of
+ * buckets, so timers armed and fired in id order (the reactor numbers them
+ * sequentially) walk a few cache lines instead of missing the cache at each
+ * step; the run number is mixed (MurmurHash3's finaliser) to place its
+ * block, so strided or random ids spread like random ones. */
+#define TIMER_RUN_BITS 6
+
+/*@ requires \valid_read(st) && 0 < st->bucket_count <= 0x40000000;
+    assigns \nothing;
+    ensures 0 <= \result < st->bucket_count;
+*/
+static int64_t bucket_of(const struct vrt_loop_state *st, int64_t id)
+{
+    uint64_t h = (uint64_t)id >> TIMER_RUN_BITS;
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    h ^= (uint64_t)id & ((UINT64_C(1) << TIMER_RUN_BITS) - 1);
+    return (int64_t)(h & (uint64_t)(st->bucket_count - 1));
+}
+
+vrt_event_source_t *vrt_lt_timer_find(const struct vrt_loop_state *st, int64_t id)
+{
+    if (st->bucket_count == 0)
+        return NULL;
+    vrt_event_source_t *src = st->buckets[bucket_of(st, id)];
+    /*@ loop invariant src == \null || el_in_heap(st, src);
+        loop assigns src;
+    */
+    while (src != NULL && src->fd != id)
+        src = src->hash_next;
+    return src;
+}
+
+/*@ requires \valid(st) && \valid(src) && 0 < st->bucket_count <= 0x40000000;
+    requires \valid(st->buckets + (0 .. st->bucket_count - 1));
+    requires \separated(st, src, st->buckets + (0 .. st->bucket_count - 1));
+    assigns src->hash_next, st->buckets[0 .. st->bucket_count - 1];
+    ensures \exists integer b; 0 <= b < st->bucket_count &&
+            st->buckets[b] == src && src->hash_next == \old(st->buckets[b]) &&
+            \forall integer c; 0 <= c < st->bucket_count && c != b ==>
+                st->buckets[c] == \old(st->buckets[c]);
+*/
+static void hash_insert(struct vrt_loop_state *st, vrt_event_source_t *src)
+{
+    int64_t b = bucket_of(st, src->fd);
+    src->hash_next = st->buckets[b];
+    st->buckets[b] = src;
+}
+
+/*@ requires el_state_ok(st) && el_hash_closed(st) && st->bucket_count > 0;
+    requires el_in_heap(st, src);
+    assigns st->buckets[0 .. st->bucket_count - 1], st->heap[0 .. st->heap_len - 1]->hash_next;
+*/
+static void hash_remove(struct vrt_loop_state *st, vrt_event_source_t *src)
+{
+    vrt_event_source_t **link = &st->buckets[bucket_of(st, src->fd)];
+    /*@ loop invariant \valid(link);
+        loop invariant *link == \null || el_in_heap(st, *link);
+        loop invariant (\exists integer b; 0 <= b < st->bucket_count &&
+                           link == st->buckets + b) ||
+                       (\exists integer k; 0 <= k < st->heap_len &&
+                           link == &st->heap[k]->hash_next);
+        loop assigns link;
+    */
+    while (*link != src)
+        link = &(*link)->hash_next;
+    *link = src->hash_next;
+}
+
+/* Room for one more timer in the heap and the hash (load factor <= 1).
+ * 0, or -1 with ENOMEM and nothing changed. */
+/*@ requires el_state_ok(st) && el_hash_closed(st);
+    requires st->heap_capacity <= INT64_MAX / 4 && st->heap_len < INT64_MAX / 4;
+    assigns st->heap, st->heap_capacity, st->buckets, st->bucket_count,
+            st->heap[0 .. st->heap_len - 1]->hash_next, errno;
+    ensures \result == 0 || \result == -1;
+    ensures \result == 0 ==> st->heap_len < st->heap_capacity &&
+            st->heap_len < st->bucket_count;
+    ensures \result == -1 ==> errno == ENOMEM;
+*/
+static int timers_reserve(struct vrt_loop_state *st)
+{
+    void *heap = st->heap;
+    if (grow_table(st, &heap, &st->heap_capacity, st->heap_len,
+                   sizeof *st->heap) != 0)
+        return -1;
+    st->heap = heap;
+    if (st->heap_len < st->bucket_count)
+        return 0;
+    int64_t count = st->bucket_count == 0 ? MIN_TABLE : st->bucket_count * 2;
+    vrt_event_source_t **buckets = state_alloc(st, (size_t)count * sizeof *buckets);
+    if (buckets == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    memset(buckets, 0, (size_t)count * sizeof *buckets);
+    vrt_event_source_t **old = st->buckets;
+    int64_t old_count = st->bucket_count;
+    st->buckets = buckets;
+    st->bucket_count = count;
+    for (int64_t b = 0; b < old_count; b++) {
+        vrt_event_source_t *src = old[b];
+        while (src != NULL) {
+            vrt_event_source_t *next = src->hash_next;
+            hash_insert(st, src);
+            src = next;
+        }
+    }
+    vrt_lt_state_release(st, old);
+    return 0;
+}
+
+void vrt_lt_timer_remove(vrt_event_loop_t *loop, vrt_event_source_t *src)
+{
+    struct vrt_loop_state *st = loop->state;
+    heap_remove(st, src);
+    hash_remove(st, src);
+    task_waits_remove(src);
+    list_remove(loop, src);
+    source_put(st, src);
+}
+
+int64_t vrt_lt_timer_set(vrt_event_loop_t *loop, int64_t timer_id,
+                         int64_t delay_ms, vrt_task_node_t *task, int with_wait)
+{
+    struct vrt_loop_state *st = loop->state;
+    vrt_event_source_t *src = vrt_lt_timer_find(st, timer_id);
+    int fresh = src == NULL;
+    if (fresh) {
+        if (timers_reserve(st) != 0)
+            return -1;
+        src = source_take(st);
+        if (src == NULL)
+            return -1;
+    } else {
+        task_waits_remove(src);
+    }
+    /* Read the clock now, not at the loop's last turn, so a timer armed
+     * late in a turn never fires early. */
+    src->deadline_ns = vrt_lt_deadline_after(vrt_clock_ns(), delay_ms);
+    src->seq = st->next_seq++;
+    src->task = task;
+    if (fresh) {
+        src->type = VRT_SOURCE_TIMER;
+        src->fd = timer_id;
+        hash_insert(st, src);
+        heap_place(st, st->heap_len++, src);
+        heap_sift_up(st, src->heap_index);
+        list_append(loop, src);
+    } else {
+        heap_sift_down(st, src->heap_index);
+        heap_sift_up(st, src->heap_index);
+    }
+    if (with_wait)
+        vrt_lt_task_waits_add(src, task);
+    return 0;
+}
+/* ---- fd sources ---- */
+
+int vrt_lt_slot_set_kernel(vrt_event_loop_t *loop, int64_t fd, uint32_t mask,
+                           int renew)
+{
+    struct vrt_fd_slot *slot = &loop->state->fds[fd];
+    uint32_t generation =
+        slot->generation + (slot->kernel_mask == 0 || renew ? 1u : 0u);
+    if (vrt_backend_watch((int)loop->kq, (int)fd, slot->kernel_mask, mask,
+                          fd_token(fd, generation)) != 0)
+        return -1;
+    slot->kernel_mask = mask;
+    slot->generation = generation;
+    if (mask == 0) {
+        slot->last_reader = NULL;
+        slot->last_writer = NULL;
+    }
+    return 0;
+}
+
+struct vrt_fd_slot *vrt_lt_fd_slot(vrt_event_loop_t *loop, int64_t fd)
+{
+    struct vrt_loop_state *st = loop->state;
+    if (fd < 0 || fd >= INT_MAX || fd == loop->kq ||
+        fd == loop->waker_read_fd || fd == loop->waker_write_fd) {
+        errno = EBADF; /* the loop's own fds are not the user's to watch */
+        return NULL;
+    }
+    if (fd >= st->fd_capacity) {
+        if (fcntl((int)fd, F_GETFD) < 0)
+            return NULL; /* EBADF */
+        void *fds = st->fds;
+        if (grow_table(st, &fds, &st->fd_capacity, fd, sizeof *st->fds) != 0)
+            return NULL;
+        st->fds = fds;
+    }
+    return &st->fds[fd];
+}
+
+int64_t vrt_lt_fd_arm(vrt_event_loop_t *loop, int64_t fd, int64_t type,
+                      vrt_task_node_t *task, int trusted)
+{
+    struct vrt_fd_slot *slot = vrt_lt_fd_slot(loop, fd);
+    if (slot == NULL)
+        return -1;
+    vrt_event_source_t **where = vrt_lt_slot_source(slot, type);
+    vrt_event_source_t *src = *where;
+    int fresh = src == NULL;
+    if (fresh && (src = source_take(loop->state)) == NULL)
+        return -1;
+    if (!trusted &&
+        vrt_lt_slot_set_kernel(loop, fd, slot->kernel_mask | vrt_lt_io_bit(type),
+                               1) != 0) {
+        if (fresh)
+            source_put(loop->state, src);
+        return -1;
+    }
+    if (fresh) {
+        src->type = type;
+        src->fd = fd;
+        list_append(loop, src);
+        *where = src;
+    } else {
+        task_waits_remove(src);
+    }
+    src->task = task;
+    return 0;
+}
+
+int64_t vrt_lt_fd_disarm(vrt_event_loop_t *loop, int64_t fd, int64_t type,
+                         int eager)
+{
+    struct vrt_fd_slot *slot = &loop->state->fds[fd];
+    vrt_event_source_t **where = vrt_lt_slot_source(slot, type);
+    vrt_event_source_t *src = *where;
+    if (src != NULL) {
+        *vrt_lt_slot_last_task(slot, type) = src->task;
+        task_waits_remove(src);
+        list_remove(loop, src);
+        source_put(loop->state, src);
+        *where = NULL;
+    }
+    uint32_t bit = vrt_lt_io_bit(type);
+    if (eager && (slot->kernel_mask & bit) != 0)
+        (void)vrt_lt_slot_set_kernel(loop, fd, slot->kernel_mask & ~bit, 0); /* on
+            failure the direction is dropped lazily when it fires */
+    return src != NULL;
+}
