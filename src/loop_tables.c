@@ -25,7 +25,8 @@
 */
 static uint64_t fd_token(int64_t fd, uint32_t generation)
 {
-    return ((uint64_t)generation << 32) | (uint64_t)(uint32_t)fd;
+    /* generation in the high half, fd (non-negative) in the low half */
+    return (uint64_t)generation * UINT64_C(0x100000000) + (uint64_t)fd;
 }
 
 /* ---- memory ---- */
@@ -364,7 +365,11 @@ static int64_t bucket_of(const struct vrt_loop_state *st, int64_t id)
     h *= UINT64_C(0xff51afd7ed558ccd);
     h ^= h >> 33;
     h ^= (uint64_t)id & ((UINT64_C(1) << TIMER_RUN_BITS) - 1);
-    return (int64_t)(h & (uint64_t)(st->bucket_count - 1));
+    uint64_t mask = (uint64_t)(st->bucket_count - 1);
+    //@ assert mask == st->bucket_count - 1;
+    uint64_t bucket = mask & h;
+    //@ assert bucket <= mask;
+    return (int64_t)bucket;
 }
 
 vrt_event_source_t *vrt_lt_timer_find(const struct vrt_loop_state *st, int64_t id)

@@ -131,6 +131,15 @@
         0 <= loop->state->next_seq < INT64_MAX &&
         loop->source_count < INT64_MAX;
 
+    // ---- arithmetic ----
+    // ASSUMED (a fact of two's complement, which Frama-C's bit library
+    // states as uint_land_range but does not give the SMT provers): a
+    // bitwise and with a non-negative mask keeps no bit the mask lacks.
+    axiomatic el_bits {
+      axiom el_land_range: \forall integer x, y; 0 <= x ==> 0 <= (x & y) <= x;
+      axiom el_land_range_2: \forall integer x, y; 0 <= y ==> 0 <= (x & y) <= y;
+    }
+
     // Every source that was in the heap at L0 is in it now, at its index.
     predicate el_heap_kept{L0, L1}(struct vrt_loop_state *st) =
         \forall integer j; 0 <= j < \at(st->heap_len, L0) ==>
