@@ -42,6 +42,45 @@ int vrt_backend_wait(int kq, vrt_io_event_t *events, int max, int timeout_ms);
 /*@ assigns errno; */
 void vrt_backend_close(int kq);
 
+/* ASSUMED: the loop's allocator (vrt_call_alloc) asked for one source, or
+ * for an array of count source pointers or fd slots: NULL, or a fresh
+ * block, so apart from the loop's state, its arrays and the sources in its
+ * heap. */
+/*@ requires \valid_read(st);
+    assigns errno;
+    ensures \result == \null || (\valid(\result) && \separated(\result, st) &&
+            \separated(\result, st->heap + (0 .. st->heap_capacity - 1)) &&
+            \separated(\result, st->buckets + (0 .. st->bucket_count - 1)) &&
+            \separated(\result, st->fds + (0 .. st->fd_capacity - 1)) &&
+            \forall integer k; 0 <= k < st->heap_len ==>
+                \separated(\result, st->heap[k]));
+*/
+vrt_event_source_t *vrt_lt_alloc_source(const struct vrt_loop_state *st);
+
+/*@ requires \valid_read(st) && 0 < count;
+    assigns errno;
+    ensures \result == \null || (\valid(\result + (0 .. count - 1)) &&
+            \separated(\result + (0 .. count - 1), st) &&
+            \separated(\result + (0 .. count - 1),
+                       st->heap + (0 .. st->heap_capacity - 1)) &&
+            \separated(\result + (0 .. count - 1),
+                       st->buckets + (0 .. st->bucket_count - 1)) &&
+            \forall integer k; 0 <= k < st->heap_len ==>
+                \separated(\result + (0 .. count - 1), st->heap[k]));
+*/
+vrt_event_source_t **vrt_lt_alloc_sources(const struct vrt_loop_state *st,
+                                          int64_t count);
+
+/*@ requires \valid_read(st) && 0 < count;
+    assigns errno;
+    ensures \result == \null || (\valid(\result + (0 .. count - 1)) &&
+            \separated(\result + (0 .. count - 1), st) &&
+            \separated(\result + (0 .. count - 1),
+                       st->fds + (0 .. st->fd_capacity - 1)));
+*/
+struct vrt_fd_slot *vrt_lt_alloc_slots(const struct vrt_loop_state *st,
+                                       int64_t count);
+
 /* ASSUMED: clock_gettime(CLOCK_MONOTONIC) counts from boot, so the clock is
  * non-negative, and its nanoseconds fit in int64 for 292 years. */
 /*@ assigns \nothing;

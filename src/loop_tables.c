@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <string.h>
 
 #include "loop_tables.h"
 
@@ -31,14 +30,29 @@ static uint64_t fd_token(int64_t fd, uint32_t generation)
 
 /* ---- memory ---- */
 
-/*@ requires \valid_read(st);
-    assigns errno;
-    ensures \result == \null || \valid((char *)\result + (0 .. size - 1));
-*/
-static void *state_alloc(struct vrt_loop_state *st, size_t size)
+#ifndef __FRAMAC__
+/* The loop's typed allocations, in one place so that the proofs can assume
+ * their contracts (proofs/el_assumed.h): a fresh block is apart from every
+ * block the loop holds. */
+static vrt_event_source_t *vrt_lt_alloc_source(const struct vrt_loop_state *st)
 {
-    return vrt_call_alloc(&st->allocator, size);
+    return vrt_call_alloc(&st->allocator, sizeof(vrt_event_source_t));
 }
+
+static vrt_event_source_t **vrt_lt_alloc_sources(const struct vrt_loop_state *st,
+                                                 int64_t count)
+{
+    return vrt_call_alloc(&st->allocator,
+                          (size_t)count * sizeof(vrt_event_source_t *));
+}
+
+static struct vrt_fd_slot *vrt_lt_alloc_slots(const struct vrt_loop_state *st,
+                                              int64_t count)
+{
+    return vrt_call_alloc(&st->allocator,
+                          (size_t)count * sizeof(struct vrt_fd_slot));
+}
+#endif
 
 void vrt_lt_state_release(struct vrt_loop_state *st, void *block)
 {
@@ -46,56 +60,128 @@ void vrt_lt_state_release(struct vrt_loop_state *st, void *block)
         vrt_call_release(&st->allocator, block);
 }
 
-/* Grows *array (elements of elem bytes, *capacity of them) to hold index
- * `need`, zero-filling the new part.  0, or -1 with ENOMEM, unchanged. */
-/*@ requires \valid_read(st) && st->allocator.release != \null;
-    requires \valid(array) && \valid(capacity) && \separated(array, capacity);
-    requires 0 <= *capacity <= INT64_MAX / 4 && 0 <= need < INT64_MAX / 4;
-    requires 0 < elem <= 64;
-    requires \valid((char *)*array + (0 .. *capacity * elem - 1));
-    assigns *array, *capacity, errno;
+/* The capacity a table grows to so that it holds index need: twice the old
+ * one (at least MIN_TABLE), or need + 1 if that is more. */
+/*@ requires 0 <= capacity <= need < INT64_MAX / 4;
+    assigns \nothing;
+    ensures need < \result <= INT64_MAX / 2;
+*/
+static int64_t grown_capacity(int64_t capacity, int64_t need)
+{
+    int64_t cap = capacity < MIN_TABLE ? MIN_TABLE : capacity * 2;
+    if (cap <= need)
+        cap = need + 1;
+    return cap;
+}
+
+/* Grows the heap array to hold one more timer (index heap_len), the new
+ * part zeroed.  0, or -1 with ENOMEM and the heap unchanged. */
+/*@ requires \valid(st) && st->allocator.release != \null;
+    requires 0 <= st->heap_capacity <= INT64_MAX / 4;
+    requires 0 <= st->heap_len < INT64_MAX / 4;
+    requires \valid(st->heap + (0 .. st->heap_capacity - 1)) &&
+             \separated(st, st->heap + (0 .. st->heap_capacity - 1));
+    assigns st->heap, st->heap_capacity, errno;
     behavior fits:
-      assumes need < *capacity;
+      assumes st->heap_len < st->heap_capacity;
       assigns \nothing;
       ensures \result == 0;
     behavior grows:
-      assumes need >= *capacity;
+      assumes st->heap_len >= st->heap_capacity;
       ensures \result == 0 || \result == -1;
-      ensures \result == 0 ==> *capacity > need &&
-              \valid((char *)*array + (0 .. *capacity * elem - 1));
-      ensures \result == -1 ==> errno == ENOMEM &&
-              *array == \old(*array) && *capacity == \old(*capacity);
+      ensures \result == 0 ==> st->heap_len < st->heap_capacity <= INT64_MAX / 4 &&
+              \valid(st->heap + (0 .. st->heap_capacity - 1)) &&
+              \separated(st, st->heap + (0 .. st->heap_capacity - 1)) &&
+              \forall integer k; 0 <= k < \old(st->heap_capacity) ==>
+                  st->heap[k] == \old(st->heap[k]);
+      ensures \result == -1 ==> errno == ENOMEM && st->heap == \old(st->heap) &&
+              st->heap_capacity == \old(st->heap_capacity);
     complete behaviors;
     disjoint behaviors;
 */
-static int grow_table(struct vrt_loop_state *st, void **array,
-                      int64_t *capacity, int64_t need, size_t elem)
+static int grow_heap(struct vrt_loop_state *st)
 {
-    if (need < *capacity)
+    if (st->heap_len < st->heap_capacity)
         return 0;
-    int64_t cap = *capacity < MIN_TABLE ? MIN_TABLE : *capacity * 2;
-    if (cap <= need)
-        cap = need + 1;
-    /* GCOVR_EXCL_START: unreachable with a 64-bit size_t, where need is an
-     * fd (below INT_MAX) or a count of live timers, so cap * elem stays far
-     * below SIZE_MAX; the check is for 32-bit targets. */
-    if ((uint64_t)cap > SIZE_MAX / elem) {
+    int64_t cap = grown_capacity(st->heap_capacity, st->heap_len);
+    /* GCOVR_EXCL_START: unreachable with a 64-bit size_t, where a count of
+     * live timers keeps cap * sizeof far below SIZE_MAX; the check is for
+     * 32-bit targets. */
+    if ((uint64_t)cap > SIZE_MAX / sizeof *st->heap) {
         errno = ENOMEM;
         return -1;
     }
     /* GCOVR_EXCL_STOP */
-    unsigned char *grown = state_alloc(st, (size_t)cap * elem);
+    vrt_event_source_t **grown = vrt_lt_alloc_sources(st, cap);
     if (grown == NULL) {
         errno = ENOMEM;
         return -1;
     }
-    size_t old = (size_t)*capacity * elem;
-    if (old > 0)
-        memcpy(grown, *array, old);
-    memset(grown + old, 0, (size_t)cap * elem - old);
-    vrt_lt_state_release(st, *array);
-    *array = grown;
-    *capacity = cap;
+    /*@ loop invariant 0 <= i <= st->heap_capacity;
+        loop invariant \forall integer k; 0 <= k < i ==> grown[k] == st->heap[k];
+        loop assigns i, grown[0 .. st->heap_capacity - 1];
+        loop variant st->heap_capacity - i;
+    */
+    for (int64_t i = 0; i < st->heap_capacity; i++)
+        grown[i] = st->heap[i];
+    /*@ loop invariant st->heap_capacity <= i <= cap;
+        loop invariant \forall integer k; 0 <= k < st->heap_capacity ==>
+            grown[k] == st->heap[k];
+        loop assigns i, grown[st->heap_capacity .. cap - 1];
+        loop variant cap - i;
+    */
+    for (int64_t i = st->heap_capacity; i < cap; i++)
+        grown[i] = NULL;
+    vrt_lt_state_release(st, st->heap);
+    st->heap = grown;
+    st->heap_capacity = cap;
+    return 0;
+}
+
+/* Grows the fd table to hold index fd, the new slots zeroed.  0, or -1
+ * with ENOMEM and the table unchanged. */
+/*@ requires \valid(st) && st->allocator.release != \null;
+    requires 0 <= st->fd_capacity <= fd < INT_MAX;
+    requires \valid(st->fds + (0 .. st->fd_capacity - 1)) &&
+             \separated(st, st->fds + (0 .. st->fd_capacity - 1));
+    assigns st->fds, st->fd_capacity, errno;
+    ensures \result == 0 || \result == -1;
+    ensures \result == 0 ==> fd < st->fd_capacity &&
+            \valid(st->fds + (0 .. st->fd_capacity - 1)) &&
+            \separated(st, st->fds + (0 .. st->fd_capacity - 1));
+    ensures \result == -1 ==> errno == ENOMEM && st->fds == \old(st->fds) &&
+            st->fd_capacity == \old(st->fd_capacity);
+*/
+static int grow_fds(struct vrt_loop_state *st, int64_t fd)
+{
+    int64_t cap = grown_capacity(st->fd_capacity, fd);
+    /* GCOVR_EXCL_START: unreachable with a 64-bit size_t, where fd is below
+     * INT_MAX; the check is for 32-bit targets. */
+    if ((uint64_t)cap > SIZE_MAX / sizeof *st->fds) {
+        errno = ENOMEM;
+        return -1;
+    }
+    /* GCOVR_EXCL_STOP */
+    struct vrt_fd_slot *grown = vrt_lt_alloc_slots(st, cap);
+    if (grown == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    /*@ loop invariant 0 <= i <= st->fd_capacity;
+        loop assigns i, grown[0 .. st->fd_capacity - 1];
+        loop variant st->fd_capacity - i;
+    */
+    for (int64_t i = 0; i < st->fd_capacity; i++)
+        grown[i] = st->fds[i];
+    /*@ loop invariant st->fd_capacity <= i <= cap;
+        loop assigns i, grown[st->fd_capacity .. cap - 1];
+        loop variant cap - i;
+    */
+    for (int64_t i = st->fd_capacity; i < cap; i++)
+        grown[i] = (struct vrt_fd_slot){0};
+    vrt_lt_state_release(st, st->fds);
+    st->fds = grown;
+    st->fd_capacity = cap;
     return 0;
 }
 
@@ -121,13 +207,13 @@ static vrt_event_source_t *source_take(struct vrt_loop_state *st)
     if (src != NULL) {
         st->free_sources = src->next;
     } else {
-        src = state_alloc(st, sizeof *src);
+        src = vrt_lt_alloc_source(st);
         if (src == NULL) {
             errno = ENOMEM;
             return NULL;
         }
     }
-    memset(src, 0, sizeof *src);
+    *src = (vrt_event_source_t){0};
     return src;
 }
 
@@ -434,20 +520,23 @@ static void hash_remove(struct vrt_loop_state *st, vrt_event_source_t *src)
 */
 static int timers_reserve(struct vrt_loop_state *st)
 {
-    void *heap = st->heap;
-    if (grow_table(st, &heap, &st->heap_capacity, st->heap_len,
-                   sizeof *st->heap) != 0)
+    if (grow_heap(st) != 0)
         return -1;
-    st->heap = heap;
     if (st->heap_len < st->bucket_count)
         return 0;
     int64_t count = st->bucket_count == 0 ? MIN_TABLE : st->bucket_count * 2;
-    vrt_event_source_t **buckets = state_alloc(st, (size_t)count * sizeof *buckets);
+    vrt_event_source_t **buckets = vrt_lt_alloc_sources(st, count);
     if (buckets == NULL) {
         errno = ENOMEM;
         return -1;
     }
-    memset(buckets, 0, (size_t)count * sizeof *buckets);
+    /*@ loop invariant 0 <= b <= count;
+        loop invariant \forall integer c; 0 <= c < b ==> buckets[c] == \null;
+        loop assigns b, buckets[0 .. count - 1];
+        loop variant count - b;
+    */
+    for (int64_t b = 0; b < count; b++)
+        buckets[b] = NULL;
     vrt_event_source_t **old = st->buckets;
     int64_t old_count = st->bucket_count;
     st->buckets = buckets;
@@ -540,10 +629,8 @@ struct vrt_fd_slot *vrt_lt_fd_slot(vrt_event_loop_t *loop, int64_t fd)
     if (fd >= st->fd_capacity) {
         if (fcntl((int)fd, F_GETFD) < 0)
             return NULL; /* EBADF */
-        void *fds = st->fds;
-        if (grow_table(st, &fds, &st->fd_capacity, fd, sizeof *st->fds) != 0)
+        if (grow_fds(st, fd) != 0)
             return NULL;
-        st->fds = fds;
     }
     return &st->fds[fd];
 }
