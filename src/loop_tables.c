@@ -81,7 +81,8 @@ static int64_t grown_capacity(int64_t capacity, int64_t need)
     requires 0 <= st->heap_len < INT64_MAX / 4;
     requires \valid(st->heap + (0 .. st->heap_capacity - 1)) &&
              \separated(st, st->heap + (0 .. st->heap_capacity - 1));
-    assigns st->heap, st->heap_capacity, errno;
+    assigns st->heap, st->heap_capacity, errno,
+            { *el_w_c | vrt_event_source_t **el_w_c; \true }; // the new array
     behavior fits:
       assumes st->heap_len < st->heap_capacity;
       assigns \nothing;
@@ -144,7 +145,8 @@ static int grow_heap(struct vrt_loop_state *st)
     requires 0 <= st->fd_capacity <= fd < INT_MAX;
     requires \valid(st->fds + (0 .. st->fd_capacity - 1)) &&
              \separated(st, st->fds + (0 .. st->fd_capacity - 1));
-    assigns st->fds, st->fd_capacity, errno;
+    assigns st->fds, st->fd_capacity, errno,
+            { *el_w_f | struct vrt_fd_slot *el_w_f; \true }; // the new table
     ensures \result == 0 || \result == -1;
     ensures \result == 0 ==> fd < st->fd_capacity &&
             \valid(st->fds + (0 .. st->fd_capacity - 1)) &&
@@ -188,14 +190,16 @@ static int grow_fds(struct vrt_loop_state *st, int64_t fd)
 /*@ requires \valid(st);
     requires st->free_sources != \null ==> \valid(st->free_sources) &&
              \separated(st->free_sources, st);
-    assigns st->free_sources, *\old(st->free_sources), errno;
+    assigns st->free_sources, errno,
+            { *el_w_s | vrt_event_source_t *el_w_s; \true }; // a new source
     behavior recycled:
       assumes st->free_sources != \null;
+      assigns st->free_sources, *\old(st->free_sources);
       ensures \result == \old(st->free_sources) && \valid(\result);
       ensures st->free_sources == \old(st->free_sources->next);
     behavior allocated:
       assumes st->free_sources == \null;
-      assigns errno;
+      assigns errno, { *el_w_s | vrt_event_source_t *el_w_s; \true };
       ensures \result == \null ==> errno == ENOMEM;
       ensures \result != \null ==> \valid(\result);
     complete behaviors;
@@ -287,7 +291,7 @@ static void list_remove(vrt_event_loop_t *loop, vrt_event_source_t *src)
 /* Takes src off its task's wait list, if it is on it. */
 /*@ requires \valid(src);
     requires src->task != \null ==> \valid(src->task) &&
-             (src->task->waits != \null ==> \valid(src->task->waits));
+             el_waits_closed(src->task);
     assigns src->task_next, src->task->waits,
             { el_w->task_next | vrt_event_source_t *el_w; \true };
     ensures src->task_next == \null;
@@ -297,6 +301,14 @@ static void task_waits_remove(vrt_event_source_t *src)
     if (src->task == NULL)
         return;
     vrt_event_source_t **link = &src->task->waits;
+    /*@ loop invariant \valid(link);
+        loop invariant link == &src->task->waits ||
+            \exists vrt_event_source_t *s; \valid(s) && s->task == src->task &&
+                link == &s->task_next;
+        loop invariant *link == \null ||
+            (\valid(*link) && (*link)->task == src->task);
+        loop assigns link;
+    */
     while (*link != NULL && *link != src)
         link = &(*link)->task_next;
     if (*link == src)
@@ -511,8 +523,8 @@ static void hash_remove(struct vrt_loop_state *st, vrt_event_source_t *src)
  * 0, or -1 with ENOMEM and nothing changed. */
 /*@ requires el_state_ok(st) && el_hash_closed(st);
     requires st->heap_capacity <= INT64_MAX / 4 && st->heap_len < INT64_MAX / 4;
-    assigns st->heap, st->heap_capacity, st->buckets, st->bucket_count,
-            st->heap[0 .. st->heap_len - 1]->hash_next, errno;
+    assigns st->heap, st->heap_capacity, st->buckets, st->bucket_count, errno,
+            { *el_w_c | vrt_event_source_t **el_w_c; \true }; // new arrays, chains
     ensures \result == 0 || \result == -1;
     ensures \result == 0 ==> st->heap_len < st->heap_capacity &&
             st->heap_len < st->bucket_count;

@@ -108,6 +108,16 @@
             \separated(src->next, loop, src, src->prev)) &&
         loop->source_count > 0;
 
+    // ---- a task's wait list (task->waits, linked by task_next) ----
+    // Closed: its head and the next link of each source of the task are
+    // NULL or a valid source of the same task, so a walk along the list
+    // never leaves valid memory.
+    predicate el_waits_closed{L}(vrt_task_node_t *t) =
+        (t->waits == \null || (\valid(t->waits) && t->waits->task == t)) &&
+        \forall vrt_event_source_t *s; \valid(s) && s->task == t ==>
+            s->task_next == \null ||
+            (\valid(s->task_next) && s->task_next->task == t);
+
     // ---- the timer id hash: chains of heap members ----
     predicate el_in_heap{L}(struct vrt_loop_state *st, vrt_event_source_t *s) =
         \valid(s) && 0 <= s->heap_index < st->heap_len &&
@@ -295,7 +305,9 @@ int vrt_lt_slot_set_kernel(vrt_event_loop_t *loop, int64_t fd, uint32_t mask,
 /* A slot for fd, growing the table; the fd must be open to grow it, so a
  * stray large number cannot make us allocate. */
 /*@ requires el_loop_ok(loop);
-    assigns loop->state->fds, loop->state->fd_capacity, errno;
+    assigns loop->state->fds, loop->state->fd_capacity, errno,
+            { *el_w_f | struct vrt_fd_slot *el_w_f; \true }; // a grown table
+    ensures \result != \null ==> \valid(\result);
     behavior own_or_bad:
       assumes fd < 0 || fd >= INT_MAX || fd == loop->kq ||
               fd == loop->waker_read_fd || fd == loop->waker_write_fd;
