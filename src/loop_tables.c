@@ -502,6 +502,13 @@ static void hash_insert(struct vrt_loop_state *st, vrt_event_source_t *src)
 /*@ requires el_state_ok(st) && el_hash_closed(st) && st->bucket_count > 0;
     requires el_in_heap(st, src);
     assigns st->buckets[0 .. st->bucket_count - 1], st->heap[0 .. st->heap_len - 1]->hash_next;
+    // The link that led to src (a bucket or another timer's hash_next) now
+    // skips it.
+    ensures (\exists integer b; 0 <= b < st->bucket_count &&
+                \old(st->buckets[b]) == src && st->buckets[b] == src->hash_next) ||
+            (\exists integer k; 0 <= k < st->heap_len &&
+                \old(st->heap[k]->hash_next) == src &&
+                st->heap[k]->hash_next == src->hash_next);
 */
 static void hash_remove(struct vrt_loop_state *st, vrt_event_source_t *src)
 {

@@ -201,6 +201,15 @@ static inline int64_t vrt_lt_ms_until(int64_t deadline, int64_t now)
 
 /*@ requires \valid_read(st) && st->allocator.release != \null;
     assigns errno;
+    behavior null_block:
+      assumes block == \null;
+      assigns \nothing;
+      ensures errno == \old(errno);
+    behavior released:
+      assumes block != \null;
+      assigns errno;
+    complete behaviors;
+    disjoint behaviors;
 */
 void vrt_lt_state_release(struct vrt_loop_state *st, void *block);
 
