@@ -298,8 +298,10 @@ static void list_remove(vrt_event_loop_t *loop, vrt_event_source_t *src)
 */
 static void task_waits_remove(vrt_event_source_t *src)
 {
-    if (src->task == NULL)
+    if (src->task == NULL) {
+        src->task_next = NULL; /* a source without a task is on no list */
         return;
+    }
     vrt_event_source_t **link = &src->task->waits;
     /*@ loop invariant \valid(link);
         loop invariant link == &src->task->waits ||
