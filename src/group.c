@@ -456,6 +456,10 @@ static int entry_finished(const vrt_task_entry_t *e)
 */
 static void cancel_entry(vrt_task_group_t *g, vrt_task_entry_t *e)
 {
+    //@ assert grp_entry(g, e->index);
+    //@ assert g->core != \null && \separated(e, g) && \separated(e, g->core);
+    /*@ assert \forall integer i; 0 <= i < g->task_count && i != e->index ==>
+            \separated(g->entries[i], e); */
     if (e->started) {
         grp_handle_abort(g->core, &e->handle);
         grp_handle_release(g->core, &e->handle);
@@ -565,6 +569,8 @@ static void complete_entry(vrt_task_group_t *g, vrt_task_entry_t *e, int64_t val
 */
 static int64_t poll_entry(vrt_task_entry_t *e)
 {
+    //@ assert grp_shape(e->group) && grp_list(e->group);
+    //@ assert grp_entry(e->group, e->index);
     int64_t packed = grp_call_task_poll(e);
     /* Cancelled during its own poll (a sibling, or the task itself, called
      * cancel): the core drops it; its Ready does not count. */
@@ -719,6 +725,11 @@ static int start_entries(vrt_task_group_t *g)
     while (g->next_start != NULL &&
            (g->max_concurrency == 0 || g->started_live < g->max_concurrency)) {
         vrt_task_entry_t *e = g->next_start;
+        //@ assert grp_shape(g) && grp_order(g);
+        //@ assert grp_list(g) && grp_core_ok(g) && g->task_count > 0;
+        //@ assert 0 <= e->index < g->task_count && g->entries[e->index] == e;
+        //@ assert grp_entry(g, e->index);
+        //@ assert \valid(g->core) && \valid(e) && \separated(g->core, e);
         vrt_join_handle_t h = grp_core_spawn(g->core, e, poll_group_task);
         if (h.task_ptr == NULL)
             return -1;
@@ -928,6 +939,8 @@ static vrt_task_entry_t *entry_at(vrt_task_group_t *g, int64_t index)
         errno = ERANGE;
         return NULL;
     }
+    //@ assert grp_shape(g) && grp_list(g);
+    //@ assert grp_entry(g, index);
     return g->entries[index];
 }
 
