@@ -68,10 +68,14 @@ void *vrt_call_alloc(const vrt_allocator_t *allocator, size_t size);
 void vrt_call_release(const vrt_allocator_t *allocator, void *block);
 
 /* ASSUMED: the pool's slab allocation, vrt_call_alloc with the size of a
- * slab: NULL, or a valid slab apart from the runtime that asked for it. */
+ * slab: NULL, or a valid slab apart from the runtime that asked for it and
+ * from the nodes it has queued, at the start of its block (vrt_call_alloc
+ * returns a fresh block). */
 /*@ requires \valid_read(allocator) && \valid_read(rt);
     assigns errno;
-    ensures \result == \null || (\valid(\result) && \separated(\result, rt));
+    ensures \result == \null || (\valid(\result) && \offset(\result) == 0 &&
+            \separated(\result, rt) &&
+            \forall vrt_task_node_t *n; in_queue(rt, n) ==> \separated(\result, n));
 */
 struct vrt_slab *vrt_call_alloc_slab(const vrt_allocator_t *allocator,
                                      const vrt_runtime_t *rt);

@@ -221,7 +221,7 @@ int64_t vrt_join_handle_abort(vrt_join_handle_t *self)
 
 /*@ requires handle_ok(self);
     requires handle_live(self) ==>
-             \valid(self->task_ptr->owner) &&
+             \valid(self->task_ptr->owner) && slab_node(self->task_ptr) &&
              \separated(self->task_ptr->owner, self->task_ptr) &&
              \separated(self, self->task_ptr) &&
              \separated(self, self->task_ptr->owner);

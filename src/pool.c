@@ -100,7 +100,7 @@ static void node_make_free(vrt_task_node_t *node, vrt_runtime_t *owner,
 
 /* Adds one slab; every node of it goes on the free list, nodes[0] first. */
 /*@ requires \valid(rt) && rt->free_list == \null;
-    requires 0 <= rt->slab_count < 0x100000000;
+    requires 0 <= rt->slab_count < 0x100000000 && queue_links(rt);
     assigns errno, rt->allocator, rt->free_list, rt->slabs, rt->slab_count,
             { *vrt_w_n | vrt_task_node_t *vrt_w_n; \true },
             { *vrt_w_b | struct vrt_slab *vrt_w_b; \true };
@@ -109,7 +109,10 @@ static void node_make_free(vrt_task_node_t *node, vrt_runtime_t *owner,
             rt->slab_count == \old(rt->slab_count);
     ensures \result == 0 ==> \valid(rt->free_list) &&
             \separated(rt->free_list, rt) && rt->free_list->owner == rt &&
+            slab_node(rt->free_list) &&
+            rt->free_list->flags == VRT_NODE_FREE &&
             rt->slab_count == \old(rt->slab_count) + 1;
+    ensures queue_kept{Pre, Post}(rt);
 */
 static int64_t pool_grow(vrt_runtime_t *rt)
 {
@@ -128,6 +131,8 @@ static int64_t pool_grow(vrt_runtime_t *rt)
             rt->free_list == &slab->nodes[i + 1] &&
             slab->nodes[i + 1].owner == rt;
         loop invariant i == VRT_SLAB_NODES - 1 ==> rt->free_list == \null;
+        loop invariant \forall integer j; i < j < VRT_SLAB_NODES ==>
+            slab->nodes[j].flags == VRT_NODE_FREE;
         loop assigns i, slab->nodes[0 .. VRT_SLAB_NODES - 1], rt->free_list;
         loop variant i;
     */
@@ -135,6 +140,8 @@ static int64_t pool_grow(vrt_runtime_t *rt)
         node_make_free(&slab->nodes[i], rt, rt->free_list);
         rt->free_list = &slab->nodes[i];
     }
+    /*@ assert \forall vrt_task_node_t *n; slab_node(n) &&
+            !\separated(n, slab) ==> n->flags == VRT_NODE_FREE; */
     slab->next = rt->slabs;
     rt->slabs = slab;
     rt->slab_count++;

@@ -141,6 +141,7 @@ int64_t vrt_runtime_block_on(vrt_runtime_t *self, int64_t future_ptr,
     int64_t packed = vrt_sched_poll(self, &future);
     /*@ loop invariant sched_inv(self) && self->running == 1;
         loop invariant future.poll_fn == poll_fn && future.owner == self;
+        loop invariant apart_from_queue(self, &future);
         loop assigns packed, VRT_WORLD;
     */
     while (!vrt_poll_is_ready(packed)) {

@@ -14,6 +14,10 @@ int64_t vrt_sched_limit(const vrt_runtime_t *rt)
 
 void vrt_sched_link_tail(vrt_runtime_t *rt, vrt_task_node_t *node)
 {
+    /*@ assert \forall vrt_task_node_t *n;
+            in_queue(rt, n) ==> \separated(n, node); */
+    /*@ assert \forall vrt_task_node_t *n; in_queue(rt, n) ==>
+            n == rt->tail || \separated(n, rt->tail); */
     node->next = NULL;
     node->prev = rt->tail;
     if (rt->tail != NULL)
@@ -22,10 +26,28 @@ void vrt_sched_link_tail(vrt_runtime_t *rt, vrt_task_node_t *node)
         rt->head = node;
     rt->tail = node;
     node->flags |= VRT_NODE_QUEUED;
+    /*@ assert \forall vrt_task_node_t *n; in_queue(rt, n) ==>
+            n == node || in_queue{Pre}(rt, n); */
+    /*@ assert \forall vrt_task_node_t *n; in_queue{Pre}(rt, n) ==>
+            in_queue(rt, n) && n->prev == \at(n->prev, Pre); */
+    /*@ assert \forall vrt_task_node_t *n; in_queue{Pre}(rt, n) ==>
+            n == \at(rt->tail, Pre) || n->next == \at(n->next, Pre); */
+    /*@ assert \forall vrt_task_node_t *n; in_queue{Pre}(rt, n) ==>
+            n->next == \null ==> n == node; */
 }
 
 void vrt_sched_unlink(vrt_runtime_t *rt, vrt_task_node_t *node)
 {
+    /*@ assert \forall vrt_task_node_t *n; in_queue(rt, n) ==>
+            n == node || \separated(n, node); */
+    /*@ assert node->prev != \null ==> \forall vrt_task_node_t *n;
+            in_queue(rt, n) ==> n == node->prev || \separated(n, node->prev); */
+    /*@ assert node->next != \null ==> \forall vrt_task_node_t *n;
+            in_queue(rt, n) ==> n == node->next || \separated(n, node->next); */
+    /*@ assert \forall vrt_task_node_t *n; in_queue(rt, n) ==>
+            n->next == node ==> n == node->prev; */
+    /*@ assert \forall vrt_task_node_t *n; in_queue(rt, n) ==>
+            n->prev == node ==> n == node->next; */
     if (node->prev != NULL)
         node->prev->next = node->next;
     else
@@ -37,6 +59,20 @@ void vrt_sched_unlink(vrt_runtime_t *rt, vrt_task_node_t *node)
     node->next = NULL;
     node->prev = NULL;
     node->flags &= ~VRT_NODE_QUEUED;
+    /*@ assert \forall vrt_task_node_t *n; n != node ==>
+            (in_queue(rt, n) <==> in_queue{Pre}(rt, n)); */
+    /*@ assert \forall vrt_task_node_t *n; in_queue{Pre}(rt, n) ==>
+            n == node || n == \at(node->prev, Pre) ||
+            n->next == \at(n->next, Pre); */
+    /*@ assert \forall vrt_task_node_t *n; in_queue{Pre}(rt, n) ==>
+            n == node || n == \at(node->next, Pre) ||
+            n->prev == \at(n->prev, Pre); */
+    /*@ assert \at(node->prev, Pre) != \null && \at(node->prev, Pre) != node ==>
+            in_queue(rt, \at(node->prev, Pre)) &&
+            \at(node->prev, Pre)->next == \at(node->next, Pre); */
+    /*@ assert \at(node->next, Pre) != \null && \at(node->next, Pre) != node ==>
+            in_queue(rt, \at(node->next, Pre)) &&
+            \at(node->next, Pre)->prev == \at(node->prev, Pre); */
 }
 
 void vrt_sched_finish(vrt_runtime_t *rt, vrt_task_node_t *node,

@@ -30,9 +30,33 @@ struct vrt_slab {
     predicate empty_queue{L}(vrt_runtime_t *rt) =
         rt->head == \null && rt->tail == \null;
 
+    // An element of a slab: the only nodes the pool hands out.  A slab is a
+    // block of its own (the allocator returns fresh blocks), so two distinct
+    // slab nodes never overlap, which WP's Typed memory model does not know
+    // of two arbitrary node pointers (one may point into the other).
+    predicate slab_node(vrt_task_node_t *n) =
+        \exists struct vrt_slab *s, integer i;
+            \offset(s) == 0 && 0 <= i < VRT_SLAB_NODES && n == &s->nodes[i];
+    lemma slab_nodes_apart:
+        \forall vrt_task_node_t *a, *b;
+            slab_node(a) && slab_node(b) && a != b ==> \separated(a, b);
+    // A slab node that overlaps a slab is one of its nodes.
+    lemma slab_node_of_slab:
+        \forall vrt_task_node_t *n, struct vrt_slab *s;
+            slab_node(n) && \offset(s) == 0 && !\separated(n, s) ==>
+            \exists integer k; 0 <= k < VRT_SLAB_NODES && n == &s->nodes[k];
+
     // A node linked in rt's run queue.
     predicate in_queue{L}(vrt_runtime_t *rt, vrt_task_node_t *n) =
-        \valid(n) && n->owner == rt && (n->flags & VRT_NODE_QUEUED) != 0;
+        \valid(n) && slab_node(n) && n->owner == rt &&
+        (n->flags & VRT_NODE_QUEUED) != 0;
+    // node (a task or a block_on future) overlaps no queued node but itself.
+    predicate apart_from_queue{L}(vrt_runtime_t *rt, vrt_task_node_t *node) =
+        \forall vrt_task_node_t *n; in_queue(rt, n) ==>
+            n == node || \separated(n, node);
+    lemma slab_node_apart_from_queue{L}:
+        \forall vrt_runtime_t *rt, vrt_task_node_t *node;
+            slab_node(node) ==> apart_from_queue(rt, node);
 
     // The run queue is doubly linked, head has no predecessor, tail is the
     // node without a successor, and the QUEUED nodes of rt are exactly the
@@ -47,6 +71,16 @@ struct vrt_slab {
             (n->next != \null ==> in_queue(rt, n->next) && n->next->prev == n) &&
             (n->prev == \null ==> rt->head == n) &&
             (n->prev != \null ==> in_queue(rt, n->prev) && n->prev->next == n));
+
+    // Between L1 and L2 the queue kept its nodes and their links.
+    predicate queue_kept{L1, L2}(vrt_runtime_t *rt) =
+        \at(rt->head, L1) == \at(rt->head, L2) &&
+        \at(rt->tail, L1) == \at(rt->tail, L2) &&
+        (\forall vrt_task_node_t *n;
+            in_queue{L1}(rt, n) <==> in_queue{L2}(rt, n)) &&
+        (\forall vrt_task_node_t *n; in_queue{L1}(rt, n) ==>
+            \at(n->next, L1) == \at(n->next, L2) &&
+            \at(n->prev, L1) == \at(n->prev, L2));
 
     predicate counts_ok{L}(vrt_runtime_t *rt) =
         0 <= rt->max_tasks <= VRT_MAX_TASKS_LIMIT && within_limit(rt) &&
@@ -84,7 +118,7 @@ struct vrt_slab {
     // What the runtime invariant (count == queue length + parked) gives for
     // a live task's node: its owner is consistent and may count it down.
     predicate node_owned{L}(vrt_task_node_t *n) =
-        sched_inv(n->owner) && \separated(n->owner, n) &&
+        sched_inv(n->owner) && \separated(n->owner, n) && slab_node(n) &&
         ((n->flags & VRT_NODE_PARKED) != 0 ==> n->owner->parked_count > 0) &&
         ((n->flags & VRT_NODE_PARKED) == 0 ==>
             n->owner->task_count > n->owner->parked_count);
@@ -92,7 +126,7 @@ struct vrt_slab {
     // The free list (local view): every free node of rt is valid and points
     // to a free node of rt or to nothing.
     predicate free_node{L}(vrt_runtime_t *rt, vrt_task_node_t *n) =
-        \valid(n) && \separated(n, rt) && n->owner == rt &&
+        \valid(n) && slab_node(n) && \separated(n, rt) && n->owner == rt &&
         n->flags == VRT_NODE_FREE && n->id == -1;
     predicate free_links{L}(vrt_runtime_t *rt) =
         (rt->free_list != \null ==> free_node(rt, rt->free_list)) &&
@@ -157,6 +191,7 @@ const vrt_allocator_t *vrt_default_allocator(void);
 /* Takes a free node, growing the pool by one slab if needed.  NULL with
  * ENOMEM when the allocator fails; the runtime is then unchanged. */
 /*@ requires \valid(rt) && 0 <= rt->slab_count < 0x100000000;
+    requires queue_links(rt);
     assigns rt->free_list, rt->slabs, rt->slab_count, rt->allocator, errno,
             { *vrt_w_n | vrt_task_node_t *vrt_w_n; \true },
             { *vrt_w_b | struct vrt_slab *vrt_w_b; \true };
@@ -167,14 +202,15 @@ const vrt_allocator_t *vrt_default_allocator(void);
       ensures rt->free_list == \old(rt->free_list->next);
       ensures \result->next == \null && \result->flags == 0;
       ensures \result->owner == rt && \result->id == -1;
-      ensures \separated(\result, rt);
+      ensures \separated(\result, rt) && slab_node(\result);
     behavior must_grow:
       assumes rt->free_list == \null;
       ensures \result == \null ==> errno == ENOMEM &&
               rt->free_list == \null && rt->slab_count == \old(rt->slab_count);
       ensures \result != \null ==> \valid(\result) && \result->owner == rt &&
-              \separated(\result, rt) &&
+              \separated(\result, rt) && slab_node(\result) &&
               \result->next == \null && \result->flags == 0;
+    ensures queue_kept{Pre, Post}(rt);
     complete behaviors;
     disjoint behaviors;
 */
@@ -182,7 +218,7 @@ vrt_task_node_t *vrt_pool_take(vrt_runtime_t *rt);
 
 /* Puts a node that is neither queued nor current back on the free list. */
 /*@ requires \valid(rt) && \valid(node) && \separated(rt, node);
-    requires node->owner == rt;
+    requires node->owner == rt && slab_node(node);
     requires (node->flags & VRT_NODE_QUEUED) == 0;
     assigns *node, rt->free_list;
     ensures rt->free_list == node && free_node(rt, node);
@@ -202,7 +238,7 @@ void vrt_pool_release_all(vrt_runtime_t *rt);
 /* ---- run queue (sched.c) ---- */
 
 /*@ requires \valid(rt) && \valid(node) && \separated(rt, node);
-    requires queue_links(rt);
+    requires queue_links(rt) && slab_node(node);
     requires node->owner == rt && (node->flags & VRT_NODE_QUEUED) == 0;
     assigns rt->head, rt->tail, rt->tail->next, node->next, node->prev,
             node->flags;
@@ -231,6 +267,7 @@ void vrt_sched_unlink(vrt_runtime_t *rt, vrt_task_node_t *node);
  * recycled at once if its handle was released. */
 /*@ requires sched_inv(rt) && \valid(node) && \separated(rt, node);
     requires node->owner == rt && (node->flags & VRT_NODE_FREE) == 0;
+    requires slab_node(node);
     requires finished_status(status);
     requires (node->flags & VRT_NODE_PARKED) != 0 ==> rt->parked_count > 0;
     requires (node->flags & VRT_NODE_PARKED) == 0 ==>
@@ -255,6 +292,7 @@ void vrt_sched_finish(vrt_runtime_t *rt, vrt_task_node_t *node,
 /* Polls one task with current_task set around the call; returns the packed
  * result, which the caller settles. */
 /*@ requires sched_inv(rt) && \valid(node) && \separated(rt, node);
+    requires apart_from_queue(rt, node);
     requires node->poll_fn != \null;
     assigns VRT_WORLD;
     ensures sched_inv(rt) && rt->current_task == \null;
@@ -343,6 +381,7 @@ int64_t vrt_sched_idle(const vrt_runtime_t *rt);
 /* Takes a task that registered a wait and returned Pending out of the run
  * queue (a block_on future is only marked). */
 /*@ requires sched_inv(rt) && \valid(node) && node->owner == rt;
+    requires apart_from_queue(rt, node);
     requires in_queue(rt, node) ==> rt->task_count > rt->parked_count;
     assigns rt->head, rt->tail, rt->parked_count, node->prev->next,
             node->next->prev, node->next, node->prev, node->flags,
@@ -363,10 +402,10 @@ void vrt_sched_park(vrt_runtime_t *rt, vrt_task_node_t *node);
 /* Makes a parked task READY and runnable again, at the tail of the queue.
  * Returns 1 if it was parked, 0 if not (nothing changes). */
 /*@ requires sched_inv(rt) && \valid(node) && \separated(rt, node);
-    requires node->owner == rt;
+    requires node->owner == rt && apart_from_queue(rt, node);
     requires (node->flags & VRT_NODE_PARKED) != 0 &&
              (node->flags & VRT_NODE_FUTURE) == 0 ==>
-             !in_queue(rt, node) && rt->parked_count > 0;
+             !in_queue(rt, node) && rt->parked_count > 0 && slab_node(node);
     assigns rt->head, rt->tail, rt->tail->next, rt->parked_count,
             node->next, node->prev, node->flags, node->status;
     ensures sched_inv(rt);
