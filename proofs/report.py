@@ -14,12 +14,14 @@ a = ap.parse_args()
 
 # Which file defines each function (the inline helpers of the headers too).
 where = {}
-for f in a.files + ["src/vrt.h", "src/vrt_internal.h"]:
+for f in a.files + sorted(str(h) for h in Path("src").glob("*.h")):
     for m in re.finditer(r"^[A-Za-z_][\w \*]*?\b(\w+)\s*\([^;{]*\)\s*(?:/\*@.*?\*/\s*)?\{",
                          Path(f).read_text(), re.M | re.S):
         where.setdefault(m.group(1), f)
 
 def file_of(fn):
+    if fn == "lemmas":
+        return "logic (lemmas)"
     return where.get(fn) or where.get(re.sub(r"_\d+$", "", fn)) or "other"
 
 def prover_of(stats):
@@ -37,11 +39,18 @@ for log in (l for l in a.log if Path(l).exists()):
         times[m.group(1)] = sum(float(v) * unit[u] for v, u in ts[-1:])
 
 # The sets are separate Frama-C runs; their functions do not overlap.
-data = {"wp:functions": {}}
+# Lemmas are goals too: WP files them under "wp:axiomatics"; they are
+# reported as the pseudo-function "lemmas" of the logic.
+# A header's inline function is proved once in each set that includes it:
+# those are distinct goals, so the functions are kept per set, not merged.
+functions = []
 for js in a.json:
-    data["wp:functions"].update(json.loads(Path(js).read_text()).get("wp:functions", {}))
+    rep_set = json.loads(Path(js).read_text())
+    functions += list(rep_set.get("wp:functions", {}).items())
+    for ax in (rep_set.get("wp:axiomatics") or {}).values():
+        functions.append(("lemmas", {g: st for g, st in ax.items() if g != "wp:section"}))
 goals = []
-for fn, gs in data.get("wp:functions", {}).items():
+for fn, gs in functions:
     for g, st in gs.items():
         if g == "wp:section" or "wp_smoke" in g:
             continue
@@ -49,7 +58,7 @@ for fn, gs in data.get("wp:functions", {}).items():
         total, valid = main.get("total", 0), main.get("valid", 0)
         # A call's precondition is filed under the callee's property name:
         # name it as WP's log does, typed_<caller>_call_<callee property>.
-        name = "typed_" + (g if g.startswith(fn) else f"{fn}_call_{g}")
+        name = "typed_" + (g if g.startswith(fn) or fn == "lemmas" else f"{fn}_call_{g}")
         goals.append({"function": fn, "file": file_of(fn), "goal": name,
                       "goals": total, "proved": valid, "prover": prover_of(st),
                       "steps": main.get("rank"),
@@ -63,7 +72,7 @@ listed = set(re.findall(r"`(typed_\w+)`", Path(a.unproved_md).read_text())) \
 # Smoke goals come in the same report, where WP marks a smoke test that
 # passed (its "false" stayed unproved) as valid and a failed one otherwise.
 bad_smoke, smoke_total = [], 0
-for fn, gs in data.get("wp:functions", {}).items():
+for fn, gs in functions:
     for g, st in gs.items():
         if "wp_smoke" in g:
             smoke_total += 1
@@ -96,7 +105,8 @@ rep = {"proved": ok, "goals": tot, "provers": a.provers, "timeout_s": a.timeout,
        "goal_list": goals, "unproved": [g["goal"] for g in unproved],
        "unproved_unlisted": unlisted, "unproved_md_stale": stale,
        "smoke": {"tests": smoke_total, "inconsistent": bad_smoke},
-       "without_ensures": sorted(e["function"] for e in per_fn.values() if not e["ensures"])}
+       "without_ensures": sorted(e["function"] for e in per_fn.values()
+                            if not e["ensures"] and e["function"] != "lemmas")}
 Path("proofs/report.json").write_text(json.dumps(rep, indent=1) + "\n")
 
 L = ["# WP report", "",

@@ -30,6 +30,8 @@ struct vrt_slab {
     predicate empty_queue{L}(vrt_runtime_t *rt) =
         rt->head == \null && rt->tail == \null;
 
+    // (The lemmas are read by the core's proof set only, VRT_WP_CORE: WP
+    // puts every lemma in scope into every goal of a set.)
     // An element of a slab: the only nodes the pool hands out.  A slab is a
     // block of its own (the allocator returns fresh blocks), so two distinct
     // slab nodes never overlap, which WP's Typed memory model does not know
@@ -37,6 +39,7 @@ struct vrt_slab {
     predicate slab_node(vrt_task_node_t *n) =
         \exists struct vrt_slab *s, integer i;
             \offset(s) == 0 && 0 <= i < VRT_SLAB_NODES && n == &s->nodes[i];
+#ifdef VRT_WP_CORE
     lemma slab_nodes_apart:
         \forall vrt_task_node_t *a, *b;
             slab_node(a) && slab_node(b) && a != b ==> \separated(a, b);
@@ -45,6 +48,7 @@ struct vrt_slab {
         \forall vrt_task_node_t *n, struct vrt_slab *s;
             slab_node(n) && \offset(s) == 0 && !\separated(n, s) ==>
             \exists integer k; 0 <= k < VRT_SLAB_NODES && n == &s->nodes[k];
+#endif
 
     // A node linked in rt's run queue.
     predicate in_queue{L}(vrt_runtime_t *rt, vrt_task_node_t *n) =
@@ -54,9 +58,11 @@ struct vrt_slab {
     predicate apart_from_queue{L}(vrt_runtime_t *rt, vrt_task_node_t *node) =
         \forall vrt_task_node_t *n; in_queue(rt, n) ==>
             n == node || \separated(n, node);
+#ifdef VRT_WP_CORE
     lemma slab_node_apart_from_queue{L}:
         \forall vrt_runtime_t *rt, vrt_task_node_t *node;
             slab_node(node) ==> apart_from_queue(rt, node);
+#endif
 
     // The run queue is doubly linked, head has no predecessor, tail is the
     // node without a successor, and the QUEUED nodes of rt are exactly the
