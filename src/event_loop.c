@@ -537,38 +537,30 @@ static const struct vrt_event_record *event_at(vrt_event_loop_t *self, int64_t i
     return &self->state->events[index];
 }
 
-/*@ requires el_loop_arg(self);
-    assigns errno;
-    behavior none:
-      assumes self == \null || self->state == \null || index < 0 ||
-              index >= self->state->event_count;
-      ensures \result == -1;
-    behavior found:
-      assumes self != \null && self->state != \null;
-      assumes 0 <= index < self->state->event_count;
-      ensures \result == self->state->events[index].fd;
-    complete behaviors;
+/* The contract of the two accessors of an event record's fields: -1 when
+ * there is no such event. */
+#define EL_EVENT_FIELD_CONTRACT(field)                                    \
+    requires el_loop_arg(self);                                           \
+    assigns errno;                                                        \
+    behavior none:                                                        \
+      assumes self == \null || self->state == \null || index < 0 ||       \
+              index >= self->state->event_count;                          \
+      ensures \result == -1;                                              \
+    behavior found:                                                       \
+      assumes self != \null && self->state != \null;                      \
+      assumes 0 <= index < self->state->event_count;                      \
+      ensures \result == self->state->events[index].field;                \
+    complete behaviors;                                                   \
     disjoint behaviors;
-*/
+
+/*@ EL_EVENT_FIELD_CONTRACT(fd) */
 int64_t vrt_event_loop_event_fd(vrt_event_loop_t *self, int64_t index)
 {
     const struct vrt_event_record *rec = event_at(self, index);
     return rec == NULL ? -1 : rec->fd;
 }
 
-/*@ requires el_loop_arg(self);
-    assigns errno;
-    behavior none:
-      assumes self == \null || self->state == \null || index < 0 ||
-              index >= self->state->event_count;
-      ensures \result == -1;
-    behavior found:
-      assumes self != \null && self->state != \null;
-      assumes 0 <= index < self->state->event_count;
-      ensures \result == self->state->events[index].filter;
-    complete behaviors;
-    disjoint behaviors;
-*/
+/*@ EL_EVENT_FIELD_CONTRACT(filter) */
 int64_t vrt_event_loop_event_filter(vrt_event_loop_t *self, int64_t index)
 {
     const struct vrt_event_record *rec = event_at(self, index);
