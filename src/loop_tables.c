@@ -339,6 +339,9 @@ static void heap_place(struct vrt_loop_state *st, int64_t i, vrt_event_source_t 
 static void heap_sift_up(struct vrt_loop_state *st, int64_t i)
 {
     vrt_event_source_t *src = st->heap[i];
+    //@ assert \forall integer c; el_child(c, i) ==> (c - 1) / 2 == i && c > 0 && c != i;
+    /*@ assert \forall integer c; el_child(c, i) && c < st->heap_len ==>
+            !el_before(st->heap[c], src); */
     /*@ loop invariant 0 <= i <= \at(i, Pre);
         loop invariant \forall integer k; 0 <= k < st->heap_len && k != i ==>
             \valid(st->heap[k]) && st->heap[k]->heap_index == k &&
@@ -363,8 +366,15 @@ static void heap_sift_up(struct vrt_loop_state *st, int64_t i)
     */
     while (i > 0) {
         int64_t parent = (i - 1) / 2;
+        //@ assert 0 <= parent < i < st->heap_len;
+        /*@ assert \valid(st->heap[parent]) && st->heap[parent] != src &&
+                   \separated(st->heap[parent], st) &&
+                   \separated(st->heap[parent],
+                               st->heap + (0 .. st->heap_capacity - 1)); */
         if (!vrt_lt_timer_before(src, st->heap[parent]))
             break;
+        //@ assert i < st->heap_capacity && \separated(st, st->heap + i);
+        //@ assert \separated(st->heap[parent], st->heap + i);
         heap_place(st, i, st->heap[parent]);
         i = parent;
     }
@@ -411,8 +421,15 @@ static void heap_sift_down(struct vrt_loop_state *st, int64_t i)
         if (child + 1 < st->heap_len &&
             vrt_lt_timer_before(st->heap[child + 1], st->heap[child]))
             child++;
+        //@ assert i < child < st->heap_len && el_child(child, i);
+        /*@ assert \valid(st->heap[child]) && st->heap[child] != src &&
+                   \separated(st->heap[child], st) &&
+                   \separated(st->heap[child],
+                               st->heap + (0 .. st->heap_capacity - 1)); */
         if (!vrt_lt_timer_before(st->heap[child], src))
             break;
+        //@ assert 0 <= i < st->heap_capacity && \separated(st, st->heap + i);
+        //@ assert \separated(st->heap[child], st->heap + i);
         heap_place(st, i, st->heap[child]);
         i = child;
     }
