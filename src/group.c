@@ -453,6 +453,12 @@ static int entry_finished(const vrt_task_entry_t *e)
     ensures \forall integer i; 0 <= i < g->task_count && i != e->index ==>
             g->entries[i]->status == \old(g->entries[i]->status);
     ensures e->started == \old(e->started);
+    ensures g->task_count == \old(g->task_count) &&
+            g->entries == \old(g->entries) &&
+            g->next_start == \old(g->next_start);
+    ensures \forall integer i; 0 <= i < g->task_count ==>
+            g->entries[i] == \old(g->entries[i]) &&
+            g->entries[i]->started == \old(g->entries[i]->started);
 */
 static void cancel_entry(vrt_task_group_t *g, vrt_task_entry_t *e)
 {
@@ -469,7 +475,8 @@ static void cancel_entry(vrt_task_group_t *g, vrt_task_entry_t *e)
     g->completed_count++;
 }
 
-/* Cancels every unfinished entry; returns how many. */
+/* Cancels every unfinished entry; returns how many.  (Walks the entries
+ * array, which holds the list in order: the proofs need no list cursor.) */
 /*@ requires grp_inv(g);
     assigns g->entries[0 .. g->task_count - 1]->status,
             g->entries[0 .. g->task_count - 1]->handle,
@@ -487,43 +494,35 @@ static void cancel_entry(vrt_task_group_t *g, vrt_task_entry_t *e)
 static int64_t cancel_unfinished(vrt_task_group_t *g)
 {
     int64_t count = 0;
-    /*@ loop invariant grp_shape(g);
-        loop invariant e == \null || grp_is_entry(g, e);
-        loop invariant g->task_count > 0 && e == \null ==>
-                       g->entries[g->task_count - 1]->next == \null;
+    /*@ loop invariant 0 <= i <= g->task_count;
+        loop invariant grp_shape(g);
+        loop invariant g->task_count == \at(g->task_count, Pre) &&
+                       g->entries == \at(g->entries, Pre);
+        loop invariant \forall integer k; 0 <= k < g->task_count ==>
+                       g->entries[k] == \at(g->entries[k], Pre);
         loop invariant count == g->completed_count - \at(g->completed_count, Pre);
-        loop invariant \forall integer i;
-            0 <= i < (e == \null ? g->task_count : e->index) ==>
-            grp_fin(g->entries[i]->status);
-        loop invariant \forall integer i; 0 <= i < g->task_count ==>
-            g->entries[i]->started == \at(g->entries[i]->started, Pre) &&
-            (grp_fin(\at(g->entries[i]->status, Pre)) ==>
-                g->entries[i]->status == \at(g->entries[i]->status, Pre));
-        loop invariant \forall integer i;
-            (e == \null ? g->task_count : e->index) <= i < g->task_count ==>
-            g->entries[i]->status == \at(g->entries[i]->status, Pre);
-        loop invariant g->next_start == \at(g->next_start, Pre);
-        loop assigns e, count, g->entries[0 .. g->task_count - 1]->status,
+        loop invariant \forall integer k; 0 <= k < i ==>
+            grp_fin(g->entries[k]->status);
+        loop invariant \forall integer k; 0 <= k < g->task_count ==>
+            g->entries[k]->started == \at(g->entries[k]->started, Pre) &&
+            (grp_fin(\at(g->entries[k]->status, Pre)) ==>
+                g->entries[k]->status == \at(g->entries[k]->status, Pre));
+        loop assigns i, count, g->entries[0 .. g->task_count - 1]->status,
                      g->entries[0 .. g->task_count - 1]->handle,
                      g->started_live, g->completed_count, *g->core,
                      grp_world, errno;
-        loop variant e == \null ? 0 : g->task_count - e->index;
+        loop variant g->task_count - i;
     */
-    for (vrt_task_entry_t *e = g->head; e != NULL; e = e->next) {
+    for (int64_t i = 0; i < g->task_count; i++) {
+        vrt_task_entry_t *e = g->entries[i];
+        //@ assert grp_list(g) && grp_entry(g, i) && e == g->entries[i];
         if (entry_finished(e))
             continue;
         cancel_entry(g, e);
         count++;
     }
-    /*@ loop invariant grp_shape(g);
-        loop invariant \forall integer i; 0 <= i < g->task_count ==>
-            grp_fin(g->entries[i]->status);
-        loop assigns g->next_start;
-        loop variant grp_first_unstarted(g) == g->task_count ? 0 :
-                     g->task_count - g->next_start->index;
-    */
-    while (g->next_start != NULL && entry_finished(g->next_start))
-        g->next_start = g->next_start->next;
+    /* Every entry is finished: none is left to start. */
+    g->next_start = NULL;
     return count;
 }
 
