@@ -113,6 +113,7 @@ static void node_make_free(vrt_task_node_t *node, vrt_runtime_t *owner,
             rt->free_list->flags == VRT_NODE_FREE &&
             rt->slab_count == \old(rt->slab_count) + 1;
     ensures queue_kept{Pre, Post}(rt);
+    ensures rt_counts_kept{Pre, Post}(rt);
 */
 static int64_t pool_grow(vrt_runtime_t *rt)
 {
@@ -153,6 +154,10 @@ vrt_task_node_t *vrt_pool_take(vrt_runtime_t *rt)
     if (rt->free_list == NULL && pool_grow(rt) != 0)
         return NULL;
     vrt_task_node_t *node = rt->free_list;
+    /*@ assert \valid(node) && slab_node(node) && node->flags == VRT_NODE_FREE; */
+    /*@ assert \forall vrt_task_node_t *n; in_queue(rt, n) ==> n != node; */
+    /*@ assert \forall vrt_task_node_t *n; in_queue(rt, n) ==>
+            \separated(n, node); */
     rt->free_list = node->next;
     node->next = NULL;
     node->flags = 0;

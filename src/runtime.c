@@ -70,13 +70,32 @@ vrt_join_handle_t vrt_runtime_spawn(vrt_runtime_t *self, int64_t future_ptr,
     vrt_task_node_t *node = vrt_pool_take(self);
     if (node == NULL)
         return invalid_handle;
+    /*@ assert self->next_task_id < INT64_MAX &&
+               self->task_count < effective_limit(self); */
+    /*@ assert queue_links(self) && counts_ok(self); */
+    /*@ assert slab_node(node) && node->flags == 0; */
+    /*@ assert \forall vrt_task_node_t *n; in_queue(self, n) ==> n != node; */
+    /*@ assert \forall vrt_task_node_t *n; in_queue(self, n) ==>
+            \separated(n, node); */
+    /*@ assert \separated(node, self); */
+    //@ ghost Taken: ;
     node->id = self->next_task_id++;
     node->future_ptr = future_ptr;
     node->poll_fn = poll_fn;
     node->status = VRT_TASK_PENDING;
     node->result = 0;
     node->owner = self;
+    /*@ assert \forall vrt_task_node_t *n; in_queue{Taken}(self, n) ==>
+            in_queue(self, n) && n->next == \at(n->next, Taken) &&
+            n->prev == \at(n->prev, Taken); */
+    /*@ assert !in_queue(self, node); */
+    /*@ assert \forall vrt_task_node_t *n; slab_node(n) && n != node ==>
+            \separated(n, node); */
+    //@ ghost Linking: ;
     vrt_sched_link_tail(self, node);
+    /*@ assert self->task_count == \at(self->task_count, Linking) &&
+               self->parked_count == \at(self->parked_count, Linking) &&
+               self->max_tasks == \at(self->max_tasks, Linking); */
     self->task_count++;
     vrt_join_handle_t handle = {node->id, node};
     return handle;

@@ -139,6 +139,7 @@ void vrt_sched_park(vrt_runtime_t *rt, vrt_task_node_t *node)
     node->status = VRT_TASK_PENDING;
     node->flags &= ~VRT_NODE_WAITING;
     node->flags |= VRT_NODE_PARKED;
+    /*@ assert queue_links(rt) && counts_ok(rt); */
     if ((node->flags & VRT_NODE_QUEUED) != 0) {
         vrt_sched_unlink(rt, node);
         rt->parked_count++;

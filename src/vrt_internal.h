@@ -88,6 +88,17 @@ struct vrt_slab {
             \at(n->next, L1) == \at(n->next, L2) &&
             \at(n->prev, L1) == \at(n->prev, L2));
 
+    // Between L1 and L2 the runtime's counts and state kept their values
+    // (what the pool and the event loop never write).
+    predicate rt_counts_kept{L1, L2}(vrt_runtime_t *rt) =
+        \at(rt->task_count, L1) == \at(rt->task_count, L2) &&
+        \at(rt->parked_count, L1) == \at(rt->parked_count, L2) &&
+        \at(rt->max_tasks, L1) == \at(rt->max_tasks, L2) &&
+        \at(rt->next_task_id, L1) == \at(rt->next_task_id, L2) &&
+        \at(rt->running, L1) == \at(rt->running, L2) &&
+        \at(rt->current_task, L1) == \at(rt->current_task, L2) &&
+        \at(rt->loop, L1) == \at(rt->loop, L2);
+
     predicate counts_ok{L}(vrt_runtime_t *rt) =
         0 <= rt->max_tasks <= VRT_MAX_TASKS_LIMIT && within_limit(rt) &&
         0 <= rt->parked_count <= rt->task_count;
@@ -201,6 +212,8 @@ const vrt_allocator_t *vrt_default_allocator(void);
     assigns rt->free_list, rt->slabs, rt->slab_count, rt->allocator, errno,
             { *vrt_w_n | vrt_task_node_t *vrt_w_n; \true },
             { *vrt_w_b | struct vrt_slab *vrt_w_b; \true };
+    ensures queue_kept{Pre, Post}(rt);
+    ensures rt_counts_kept{Pre, Post}(rt);
     behavior has_free:
       assumes rt->free_list != \null;
       requires free_node(rt, rt->free_list);
@@ -216,7 +229,6 @@ const vrt_allocator_t *vrt_default_allocator(void);
       ensures \result != \null ==> \valid(\result) && \result->owner == rt &&
               \separated(\result, rt) && slab_node(\result) &&
               \result->next == \null && \result->flags == 0;
-    ensures queue_kept{Pre, Post}(rt);
     complete behaviors;
     disjoint behaviors;
 */
@@ -255,6 +267,7 @@ void vrt_pool_release_all(vrt_runtime_t *rt);
     ensures \old(rt->tail) != \null ==> rt->head == \old(rt->head);
     ensures node->flags == (\old(node->flags) | VRT_NODE_QUEUED);
     ensures \forall vrt_task_node_t *n; in_queue{Pre}(rt, n) ==> in_queue(rt, n);
+    ensures rt_counts_kept{Pre, Post}(rt) && rt->free_list == \old(rt->free_list);
 */
 void vrt_sched_link_tail(vrt_runtime_t *rt, vrt_task_node_t *node);
 
@@ -266,6 +279,7 @@ void vrt_sched_link_tail(vrt_runtime_t *rt, vrt_task_node_t *node);
     ensures node->flags == (\old(node->flags) & ~VRT_NODE_QUEUED);
     ensures \forall vrt_task_node_t *n; n != node ==>
             (in_queue{Pre}(rt, n) <==> in_queue(rt, n));
+    ensures rt_counts_kept{Pre, Post}(rt) && rt->free_list == \old(rt->free_list);
 */
 void vrt_sched_unlink(vrt_runtime_t *rt, vrt_task_node_t *node);
 
@@ -387,7 +401,7 @@ int64_t vrt_sched_idle(const vrt_runtime_t *rt);
 /* Takes a task that registered a wait and returned Pending out of the run
  * queue (a block_on future is only marked). */
 /*@ requires sched_inv(rt) && \valid(node) && node->owner == rt;
-    requires apart_from_queue(rt, node);
+    requires \separated(rt, node) && apart_from_queue(rt, node);
     requires in_queue(rt, node) ==> rt->task_count > rt->parked_count;
     assigns rt->head, rt->tail, rt->parked_count, node->prev->next,
             node->next->prev, node->next, node->prev, node->flags,
