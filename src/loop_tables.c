@@ -346,7 +346,11 @@ static void heap_sift_up(struct vrt_loop_state *st, int64_t i)
         loop invariant \forall integer k; 0 <= k < st->heap_len && k != i ==>
             \valid(st->heap[k]) && st->heap[k]->heap_index == k &&
             st->heap[k] != src && \separated(st->heap[k], st) &&
+            \separated(st->heap[k], src) &&
             \separated(st->heap[k], st->heap + (0 .. st->heap_capacity - 1));
+        loop invariant \forall integer j, k; 0 <= j < st->heap_len &&
+            0 <= k < st->heap_len && j != i && k != i && j != k ==>
+            \separated(st->heap[j], st->heap[k]);
         loop invariant el_heap_except(st, i);
         loop invariant \forall integer c; el_child(c, i) && c < st->heap_len ==>
             !el_before(st->heap[c], src);
@@ -395,7 +399,11 @@ static void heap_sift_down(struct vrt_loop_state *st, int64_t i)
         loop invariant \forall integer k; 0 <= k < st->heap_len && k != i ==>
             \valid(st->heap[k]) && st->heap[k]->heap_index == k &&
             st->heap[k] != src && \separated(st->heap[k], st) &&
+            \separated(st->heap[k], src) &&
             \separated(st->heap[k], st->heap + (0 .. st->heap_capacity - 1));
+        loop invariant \forall integer j, k; 0 <= j < st->heap_len &&
+            0 <= k < st->heap_len && j != i && k != i && j != k ==>
+            \separated(st->heap[j], st->heap[k]);
         loop invariant \valid(src) && \separated(src, st) &&
             \separated(src, st->heap + (0 .. st->heap_capacity - 1));
         loop invariant el_heap_hole(st, i);

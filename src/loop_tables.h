@@ -52,7 +52,7 @@
 
     // heap[0 .. heap_len - 1] are valid sources, each knowing its position
     // (so they are pairwise distinct), none overlapping the state or the
-    // array.
+    // array, and pairwise apart.
     predicate el_heap_shape{L}(struct vrt_loop_state *st) =
         0 <= st->heap_len <= st->heap_capacity &&
         \valid(st->heap + (0 .. st->heap_capacity - 1)) &&
@@ -60,7 +60,9 @@
         (\forall integer k; 0 <= k < st->heap_len ==>
             \valid(st->heap[k]) && st->heap[k]->heap_index == k &&
             \separated(st->heap[k], st) &&
-            \separated(st->heap[k], st->heap + (0 .. st->heap_capacity - 1)));
+            \separated(st->heap[k], st->heap + (0 .. st->heap_capacity - 1))) &&
+        (\forall integer j, k; 0 <= j < st->heap_len && 0 <= k < st->heap_len &&
+            j != k ==> \separated(st->heap[j], st->heap[k]));
 
     // ---- the fd table, the events, the whole state ----
     predicate el_fds_ok{L}(struct vrt_loop_state *st) =
@@ -136,6 +138,9 @@
     predicate el_loop_inv{L}(vrt_event_loop_t *loop) =
         el_loop_ok(loop) && el_list_ends(loop) &&
         el_heap_order(loop->state) && el_hash_closed(loop->state) &&
+        \separated(loop, loop->state->fds + (0 .. loop->state->fd_capacity - 1)) &&
+        (\forall integer k; 0 <= k < loop->state->heap_len ==>
+            \separated(loop->state->heap[k], loop)) &&
         loop->state->heap_capacity <= INT64_MAX / 4 &&
         loop->state->fd_capacity <= INT_MAX &&
         0 <= loop->state->next_seq < INT64_MAX &&
