@@ -23,7 +23,10 @@ SETS=${WP_SETS:-core group loop}
 declare -A SET_CPP=(
     [core]="-DVRT_WP_CORE"
 )
-PROVERS=z3,cvc4
+# Tried in this order on each goal until one proves it.  cvc5 runs last:
+# Why3 1.5 does not know cvc5 1.0, so the Why3 configuration below declares
+# it (proofs/cvc5.drv.in).
+PROVERS=z3,cvc4,cvc5
 # Assumed, not proved: the default allocator is malloc/free, whose own
 # contracts are Frama-C's libc specification (\fresh, \freeable), which WP
 # does not implement.  Per set: -wp-skip-fct refuses a function that the
@@ -44,9 +47,28 @@ mkdir -p "$OUT"
 CPP="-Isrc -Iproofs -D_POSIX_C_SOURCE=200809L"
 COMMON=(-c11 -kernel-warn-key annot-error=abort)
 
-for tool in frama-c why3 z3 cvc4; do
+for tool in frama-c why3 z3 cvc4 cvc5; do
     command -v "$tool" >/dev/null || { echo "proofs: $tool not found (make deps)" >&2; exit 2; }
 done
+
+# A Why3 configuration of our own (Frama-C reads WHY3CONFIG): the provers
+# Why3 detects, and cvc5 declared by hand.
+export WHY3CONFIG="$PWD/$OUT/why3.conf"
+rm -f "$WHY3CONFIG"
+why3 config detect > "$OUT/why3-detect.log" 2>&1 || { cat "$OUT/why3-detect.log"; exit 2; }
+sed "s|@WHY3_DRIVERS@|$(why3 --print-datadir)/drivers|" proofs/cvc5.drv.in > "$OUT/cvc5.drv"
+cat >> "$WHY3CONFIG" <<EOF
+
+[prover]
+command = "$(command -v cvc5) --stats --tlimit=%t000 --lang=smt2 %f"
+command_steps = "$(command -v cvc5) --stats --rlimit=%S --lang=smt2 %f"
+driver = "$PWD/$OUT/cvc5.drv"
+in_place = false
+interactive = false
+name = "CVC5"
+shortcut = "cvc5"
+version = "$(cvc5 --version | sed -n 's/^This is cvc5 version \([^ ]*\).*/\1/p')"
+EOF
 
 start=$(date +%s)
 jsons=() logs=() files=()
