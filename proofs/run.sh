@@ -60,7 +60,7 @@ sed "s|@WHY3_DRIVERS@|$(why3 --print-datadir)/drivers|" proofs/cvc5.drv.in > "$O
 cat >> "$WHY3CONFIG" <<EOF
 
 [prover]
-command = "$(command -v cvc5) --stats --tlimit=%t000 --lang=smt2 %f"
+command = "$(command -v cvc5) --stats --tlimit-per=%t000 --lang=smt2 %f"
 command_steps = "$(command -v cvc5) --stats --rlimit=%S --lang=smt2 %f"
 driver = "$PWD/$OUT/cvc5.drv"
 in_place = false
