@@ -6,6 +6,9 @@ from pathlib import Path
 ap = argparse.ArgumentParser()
 ap.add_argument("unproved_md")
 ap.add_argument("--json", nargs="+", required=True, help="WP's JSON report of each set")
+ap.add_argument("--smoke-json", nargs="*", default=[],
+                help="WP's JSON report of each set's smoke-test pass (its other goals are ignored)")
+ap.add_argument("--smoke-provers", default="?")
 ap.add_argument("--files", nargs="+", required=True)
 ap.add_argument("--seconds", type=int, default=0)
 ap.add_argument("--timeout", default="?"); ap.add_argument("--provers", default="?")
@@ -69,10 +72,14 @@ for fn, gs in functions:
 listed = set(re.findall(r"`(typed_\w+)`", Path(a.unproved_md).read_text())) \
     if Path(a.unproved_md).exists() else set()
 
-# Smoke goals come in the same report, where WP marks a smoke test that
-# passed (its "false" stayed unproved) as valid and a failed one otherwise.
+# Smoke goals come from the smoke pass's report (or from the same report when
+# there is no separate pass), where WP marks a smoke test that passed (its
+# "false" stayed unproved) as valid and a failed one otherwise.
+smoke_functions = []
+for js in a.smoke_json:
+    smoke_functions += list(json.loads(Path(js).read_text()).get("wp:functions", {}).items())
 bad_smoke, smoke_total = [], 0
-for fn, gs in functions:
+for fn, gs in (smoke_functions if a.smoke_json else functions):
     for g, st in gs.items():
         if "wp_smoke" in g:
             smoke_total += 1
@@ -104,13 +111,15 @@ rep = {"proved": ok, "goals": tot, "provers": a.provers, "timeout_s": a.timeout,
        "functions": [dict(e, provers=sorted(e["provers"])) for e in per_fn.values()],
        "goal_list": goals, "unproved": [g["goal"] for g in unproved],
        "unproved_unlisted": unlisted, "unproved_md_stale": stale,
-       "smoke": {"tests": smoke_total, "inconsistent": bad_smoke},
+       "smoke": {"tests": smoke_total, "inconsistent": bad_smoke,
+                 "provers": a.smoke_provers if a.smoke_json else a.provers},
        "without_ensures": sorted(e["function"] for e in per_fn.values()
                             if not e["ensures"] and e["function"] != "lemmas")}
 Path("proofs/report.json").write_text(json.dumps(rep, indent=1) + "\n")
 
 L = ["# WP report", "",
-     f"Frama-C WP, `-wp-rte -wp-smoke-tests`, provers {a.provers}, timeout {a.timeout} s; "
+     f"Frama-C WP, `-wp-rte`, provers {a.provers}, timeout {a.timeout} s; smoke tests "
+     f"(`-wp-smoke-tests`) with {a.smoke_provers if a.smoke_json else a.provers}; "
      f"{a.seconds} s wall clock (with whatever the cache under proofs/wp-session held).", "",
      "Time: the provers' time per goal as WP's log gives it (a cached result "
      "keeps the time of the run that proved it), summed per function.", "",
