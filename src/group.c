@@ -1028,6 +1028,7 @@ int64_t vrt_task_group_task_status(vrt_task_group_t *self, int64_t index)
     ensures g->allocator.alloc == fresh.allocator.alloc &&
             g->allocator.release == fresh.allocator.release &&
             g->allocator.ctx == fresh.allocator.ctx;
+    ensures g->allocator == fresh.allocator;
 */
 static void group_reset(vrt_task_group_t *g, vrt_task_group_t fresh)
 {
