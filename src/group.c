@@ -1018,6 +1018,23 @@ int64_t vrt_task_group_task_status(vrt_task_group_t *self, int64_t index)
 
 /* ---- cleanup ---- */
 
+/* Leaves g as a cleanup does: fresh is an empty group with g's settings. */
+/*@ requires \valid(g) && grp_empty(fresh) && 0 <= fresh.max_concurrency;
+    assigns *g;
+    ensures grp_inv(g) && grp_empty(*g);
+    ensures g->name == fresh.name;
+    ensures g->cancel_on_error == fresh.cancel_on_error;
+    ensures g->max_concurrency == fresh.max_concurrency;
+    ensures g->allocator.alloc == fresh.allocator.alloc &&
+            g->allocator.release == fresh.allocator.release &&
+            g->allocator.ctx == fresh.allocator.ctx;
+    ensures g->allocator == fresh.allocator;
+*/
+static void group_reset(vrt_task_group_t *g, vrt_task_group_t fresh)
+{
+    *g = fresh;
+}
+
 /*@ requires self == \null || grp_inv(self);
     assigns errno, *self, *self->core, grp_world,
             self->entries[0 .. self->task_count - 1]->status,
@@ -1049,29 +1066,34 @@ int64_t vrt_task_group_cleanup(vrt_task_group_t *self)
         return -1;
     if (self->core != NULL && vrt_sched_idle(self->core) != 0)
         return -1;
-    cancel_unfinished(self);
-    vrt_task_entry_t *e = self->head;
-    /*@ loop invariant grp_inv(self);
-        loop invariant e == \null || grp_is_entry(self, e);
-        loop assigns e, errno;
-        loop variant e == \null ? 0 : self->task_count - e->index;
-    */
-    while (e != NULL) {
-        vrt_task_entry_t *next = e->next;
-        group_release(self, e);
-        e = next;
-    }
-    if (self->core != NULL) {
-        grp_core_free(self->core);
-        group_release(self, self->core);
-    }
-    group_release(self, self->entries);
-    group_release(self, self->results);
+    /* What the group keeps (its settings) and its core, read before its
+     * tasks go: cancelling them writes only the entries and the core. */
     vrt_task_group_t fresh = vrt_task_group_named(self->name);
     fresh.cancel_on_error = self->cancel_on_error;
     fresh.max_concurrency = self->max_concurrency;
     fresh.allocator = self->allocator; /* a scoped task's group was made by it */
-    *self = fresh;
+    /*@ assert fresh.allocator.alloc == self->allocator.alloc &&
+               fresh.allocator.release == self->allocator.release &&
+               fresh.allocator.ctx == self->allocator.ctx; */
+    vrt_runtime_t *core = self->core;
+    //@ assert 0 <= fresh.max_concurrency;
+    cancel_unfinished(self);
+    /* The entries array holds the list in order, head first. */
+    //@ assert grp_shape(self) && grp_arrays(self);
+    /*@ loop invariant 0 <= i <= self->task_count;
+        loop invariant \valid_read(self->entries + (0 .. self->task_count - 1));
+        loop assigns i, errno;
+        loop variant self->task_count - i;
+    */
+    for (int64_t i = 0; i < self->task_count; i++)
+        group_release(self, self->entries[i]);
+    if (core != NULL) {
+        grp_core_free(core);
+        group_release(self, core);
+    }
+    group_release(self, self->entries);
+    group_release(self, self->results);
+    group_reset(self, fresh);
     return 0;
 }
 
