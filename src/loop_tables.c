@@ -62,7 +62,7 @@ void vrt_lt_state_release(struct vrt_loop_state *st, void *block)
 
 /* The capacity a table grows to so that it holds index need: twice the old
  * one (at least MIN_TABLE), or need + 1 if that is more. */
-/*@ requires 0 <= capacity <= need < INT64_MAX / 4;
+/*@ requires 0 <= capacity <= need <= INT64_MAX / 4;
     assigns \nothing;
     ensures need < \result <= INT64_MAX / 2;
 */
@@ -78,7 +78,7 @@ static int64_t grown_capacity(int64_t capacity, int64_t need)
  * part zeroed.  0, or -1 with ENOMEM and the heap unchanged. */
 /*@ requires \valid(st) && st->allocator.release != \null;
     requires 0 <= st->heap_capacity <= INT64_MAX / 4;
-    requires 0 <= st->heap_len < INT64_MAX / 4;
+    requires 0 <= st->heap_len <= INT64_MAX / 4;
     requires \valid(st->heap + (0 .. st->heap_capacity - 1)) &&
              \separated(st, st->heap + (0 .. st->heap_capacity - 1));
     assigns st->heap, st->heap_capacity, errno,
@@ -192,6 +192,15 @@ static int grow_fds(struct vrt_loop_state *st, int64_t fd)
              \separated(st->free_sources, st);
     assigns st->free_sources, errno,
             { *el_w_s | vrt_event_source_t *el_w_s; \true }; // a new source
+    // The state is apart from the source it hands out: its other fields
+    // are kept.
+    ensures \result != \null ==> \separated(\result, st);
+    ensures st->next_seq == \old(st->next_seq) &&
+            st->heap_len == \old(st->heap_len) &&
+            st->heap_capacity == \old(st->heap_capacity) &&
+            st->heap == \old(st->heap) &&
+            st->bucket_count == \old(st->bucket_count) &&
+            st->buckets == \old(st->buckets);
     behavior recycled:
       assumes st->free_sources != \null;
       assigns st->free_sources, *\old(st->free_sources);
@@ -556,7 +565,7 @@ static void hash_remove(struct vrt_loop_state *st, vrt_event_source_t *src)
 /* Room for one more timer in the heap and the hash (load factor <= 1).
  * 0, or -1 with ENOMEM and nothing changed. */
 /*@ requires el_state_ok(st) && el_hash_closed(st);
-    requires st->heap_capacity <= INT64_MAX / 4 && st->heap_len < INT64_MAX / 4;
+    requires st->heap_capacity <= INT64_MAX / 4 && st->heap_len <= INT64_MAX / 4;
     assigns st->heap, st->heap_capacity, st->buckets, st->bucket_count, errno,
             { *el_w_c | vrt_event_source_t **el_w_c; \true }; // new arrays, chains
     ensures \result == 0 || \result == -1;
