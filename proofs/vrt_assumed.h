@@ -88,11 +88,22 @@ struct vrt_slab *vrt_call_alloc_slab(const vrt_allocator_t *allocator,
 void vrt_call_release_slab(const vrt_allocator_t *allocator,
                            struct vrt_slab *slab);
 
-/* ASSUMED (event_loop.c is outside the proof): drops the task's waits. */
+/* ASSUMED (event_loop.c is outside the proof): drops the task's waits.
+ * It writes the loop's tables and sources, task->waits and task->flags only:
+ * never a runtime, nor another field of a node (in WP's Typed model the
+ * loop's cells, VRT_LOOP_WORLD, may cover every cell, so the frame on the
+ * task's runtime is stated here; queue_links kept follows from queue_kept,
+ * stated for the provers). */
 /*@ requires \valid(task);
     assigns task->waits, task->flags, VRT_LOOP_WORLD;
     ensures task->waits == \null;
     ensures task->flags == (\old(task->flags) & ~VRT_NODE_WAITING);
+    ensures task->owner == \old(task->owner);
+    ensures rt_counts_kept{Pre, Post}(\old(task->owner));
+    ensures queue_kept{Pre, Post}(\old(task->owner));
+    ensures queue_links{Pre}(\old(task->owner)) ==>
+            queue_links(\old(task->owner));
+    ensures \old(task->owner)->free_list == \old(task->owner->free_list);
 */
 void vrt_loop_drop_waits(vrt_event_loop_t *loop, vrt_task_node_t *task);
 

@@ -166,8 +166,20 @@ vrt_task_node_t *vrt_pool_take(vrt_runtime_t *rt)
 
 void vrt_pool_put(vrt_runtime_t *rt, vrt_task_node_t *node)
 {
+    /*@ assert \forall vrt_task_node_t *n; in_queue(rt, n) ==>
+            \separated(n, node); */
     node_make_free(node, rt, rt->free_list);
     rt->free_list = node;
+    /*@ assert \forall vrt_task_node_t *n; slab_node(n) && n != node ==>
+            n->flags == \at(n->flags, Pre); */
+    /*@ assert \forall vrt_task_node_t *n; slab_node(n) && n != node &&
+            n->owner == rt ==> \at(n->owner, Pre) == rt; */
+    /*@ assert queue_links{Pre}(rt) ==> \forall vrt_task_node_t *n;
+            in_queue{Pre}(rt, n) ==>
+            in_queue(rt, n) && n->next == \at(n->next, Pre) &&
+            n->prev == \at(n->prev, Pre); */
+    /*@ assert \forall vrt_task_node_t *n; in_queue(rt, n) ==>
+            in_queue{Pre}(rt, n); */
 }
 
 void vrt_pool_release_all(vrt_runtime_t *rt)

@@ -80,16 +80,46 @@ void vrt_sched_finish(vrt_runtime_t *rt, vrt_task_node_t *node,
 {
     if ((node->flags & VRT_NODE_QUEUED) != 0)
         vrt_sched_unlink(rt, node);
+    /* Each step keeps the queue but node, and the counts (the callees'
+     * frames), checked step by step. */
+    /*@ assert queue_links(rt) && !in_queue(rt, node) && node->owner == rt &&
+            rt_counts_kept{Pre, Here}(rt) &&
+            rt->free_list == \at(rt->free_list, Pre) &&
+            (node->flags & VRT_NODE_QUEUED) == 0; */
+    /*@ assert (node->flags & VRT_NODE_PARKED) ==
+            (\at(node->flags, Pre) & VRT_NODE_PARKED) &&
+            (node->flags & VRT_NODE_DETACHED) ==
+            (\at(node->flags, Pre) & VRT_NODE_DETACHED); */
+    /*@ assert \forall vrt_task_node_t *n; n != node ==>
+            (in_queue{Pre}(rt, n) <==> in_queue(rt, n)); */
     if (node->waits != NULL)
         vrt_loop_drop_waits(rt->loop, node);
-    if ((node->flags & VRT_NODE_PARKED) != 0) {
-        node->flags &= ~VRT_NODE_PARKED;
+    /*@ assert node->owner == rt && rt_counts_kept{Pre, Here}(rt) &&
+            rt->free_list == \at(rt->free_list, Pre) &&
+            (node->flags & VRT_NODE_QUEUED) == 0; */
+    /*@ assert (node->flags & VRT_NODE_PARKED) ==
+            (\at(node->flags, Pre) & VRT_NODE_PARKED) &&
+            (node->flags & VRT_NODE_DETACHED) ==
+            (\at(node->flags, Pre) & VRT_NODE_DETACHED); */
+    /*@ assert \forall vrt_task_node_t *n; n != node ==>
+            (in_queue{Pre}(rt, n) <==> in_queue(rt, n)); */
+    /*@ assert queue_links(rt) && !in_queue(rt, node); */
+    /*@ assert \forall vrt_task_node_t *n; in_queue(rt, n) ==>
+            \separated(n, node); */
+    if ((node->flags & VRT_NODE_PARKED) != 0)
         rt->parked_count--;
-    }
-    node->flags &= ~VRT_NODE_WAITING;
+    node->flags &= ~(VRT_NODE_PARKED | VRT_NODE_WAITING);
     node->status = status;
     node->result = result;
     rt->task_count--;
+    /*@ assert (node->flags & VRT_NODE_DETACHED) ==
+            (\at(node->flags, Pre) & VRT_NODE_DETACHED); */
+    /*@ assert (node->flags & (VRT_NODE_PARKED | VRT_NODE_WAITING)) == 0 &&
+            (node->flags & VRT_NODE_QUEUED) == 0 &&
+            node->status == status && node->result == result; */
+    /*@ assert \forall vrt_task_node_t *n; n != node ==>
+            (in_queue{Pre}(rt, n) <==> in_queue(rt, n)); */
+    /*@ assert queue_links(rt) && !in_queue(rt, node); */
     if ((node->flags & VRT_NODE_DETACHED) != 0)
         vrt_pool_put(rt, node);
 }

@@ -242,6 +242,9 @@ vrt_task_node_t *vrt_pool_take(vrt_runtime_t *rt);
     ensures rt->free_list == node && free_node(rt, node);
     ensures node->next == \old(rt->free_list);
     ensures node->prev == \null && node->waits == \null;
+    ensures rt_counts_kept{Pre, Post}(rt);
+    ensures queue_links{Pre}(rt) ==> queue_kept{Pre, Post}(rt);
+    ensures queue_links{Pre}(rt) ==> queue_links(rt);
 */
 void vrt_pool_put(vrt_runtime_t *rt, vrt_task_node_t *node);
 
