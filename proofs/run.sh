@@ -73,6 +73,19 @@ shortcut = "cvc5"
 version = "$(cvc5 --version | sed -n 's/^This is cvc5 version \([^ ]*\).*/\1/p')"
 EOF
 
+# One WP pass over the current set's files (FILES, SETCPP): the output name,
+# the session, the provers, the cache mode, then the pass's own options.
+# Writes $OUT/wp-<name>.json and .log; a Frama-C error stops the run.
+wp_pass() {
+    local name=$1 session=$2 provers=$3 cache=$4
+    shift 4
+    frama-c "${COMMON[@]}" "${SETCPP[@]}" $FILES -wp "$@" \
+        -wp-prover "$provers" -wp-timeout "$TIMEOUT" -wp-par "$PAR" \
+        -wp-session "proofs/wp-session/$session" -wp-cache "$cache" \
+        -wp-report-json "$OUT/wp-$name.json" ${WP_EXTRA:-} \
+        > "$OUT/wp-$name.log" 2>&1 || { tail -30 "$OUT/wp-$name.log"; exit 2; }
+}
+
 start=$(date +%s)
 jsons=() logs=() files=() smoke_jsons=()
 for set in $SETS; do
@@ -90,32 +103,26 @@ for set in $SETS; do
     # from the cache the first one filled; only its smoke results are used.
     SETCPP=(-cpp-extra-args="$CPP ${SET_CPP[$set]:-}")
     echo "proofs: [$set] WP with -wp-rte over $FILES (cache: $CACHE)"
-    frama-c "${COMMON[@]}" "${SETCPP[@]}" $FILES \
-        -wp -wp-rte "${SKIP[@]}" \
-        -wp-prover "$PROVERS" -wp-timeout "$TIMEOUT" \
-        -wp-par "$PAR" -wp-session "proofs/wp-session/$set" -wp-cache "$CACHE" \
-        -wp-report-json "$OUT/wp-$set.json" ${WP_EXTRA:-} \
-        > "$OUT/wp-$set.log" 2>&1 || { tail -30 "$OUT/wp-$set.log"; exit 2; }
+    wp_pass "$set" "$set" "$PROVERS" "$CACHE" -wp-rte "${SKIP[@]}"
     jsons+=("$OUT/wp-$set.json"); logs+=("$OUT/wp-$set.log"); files+=($FILES)
     echo "proofs: [$set] smoke tests"
-    frama-c "${COMMON[@]}" "${SETCPP[@]}" $FILES \
-        -wp -wp-rte -wp-smoke-tests "${SKIP[@]}" \
-        -wp-prover "$SMOKE_PROVERS" -wp-timeout "$TIMEOUT" -wp-smoke-timeout "$SMOKE_TIMEOUT" \
-        -wp-par "$PAR" -wp-session "proofs/wp-session/$set" -wp-cache "${CACHE/cleanup/update}" \
-        -wp-report-json "$OUT/wp-$set-smoke.json" ${WP_EXTRA:-} \
-        > "$OUT/wp-$set-smoke.log" 2>&1 || { tail -30 "$OUT/wp-$set-smoke.log"; exit 2; }
+    wp_pass "$set-smoke" "$set" "$SMOKE_PROVERS" "${CACHE/cleanup/update}" \
+        -wp-rte -wp-smoke-tests -wp-smoke-timeout "$SMOKE_TIMEOUT" "${SKIP[@]}"
     smoke_jsons+=("$OUT/wp-$set-smoke.json")
     # -wp-skip-fct leaves the lemmas out of that pass: they are proved here.
     if [ ${#SKIP[@]} -gt 0 ] && [ -z "${WP_EXTRA:-}" ]; then
-        frama-c "${COMMON[@]}" "${SETCPP[@]}" $FILES -wp -wp-prop=@lemma \
-            -wp-prover "$PROVERS" -wp-timeout "$TIMEOUT" -wp-par "$PAR" \
-            -wp-session "proofs/wp-session/$set-lemmas" -wp-cache "$CACHE" \
-            -wp-report-json "$OUT/wp-$set-lemmas.json" \
-            > "$OUT/wp-$set-lemmas.log" 2>&1 || { tail -30 "$OUT/wp-$set-lemmas.log"; exit 2; }
+        wp_pass "$set-lemmas" "$set-lemmas" "$PROVERS" "$CACHE" -wp-prop=@lemma
         jsons+=("$OUT/wp-$set-lemmas.json"); logs+=("$OUT/wp-$set-lemmas.log")
     fi
 done
 end=$(date +%s)
+
+# On a loaded machine WP kills a prover call that has not answered 2 s past
+# its time limit and reports it failed; failures are not cached, so the next
+# run calls that prover again.  Say so: the cache is best filled on a quiet
+# machine.
+killed=$(cat "${logs[@]}" "${smoke_jsons[@]/%.json/.log}" | grep -c 'Failed Unknown error' || true)
+[ "$killed" = 0 ] || echo "proofs: $killed prover calls killed before answering (machine under load): not cached, the next run calls them again"
 
 python3 proofs/report.py proofs/UNPROVED.md --json "${jsons[@]}" \
     --smoke-json "${smoke_jsons[@]}" --smoke-provers "$SMOKE_PROVERS" \
