@@ -373,6 +373,11 @@ static void heap_sift_up(struct vrt_loop_state *st, int64_t i)
         loop invariant st->heap == \at(st->heap, Pre) &&
             st->heap_len == \at(st->heap_len, Pre) &&
             st->heap_capacity == \at(st->heap_capacity, Pre);
+        // Where each current element was at entry: in place, or (below
+        // the hole, on its path) one level up.
+        loop invariant \forall integer k; 0 <= k < st->heap_len && k != i ==>
+            st->heap[k] == \at(st->heap[k], Pre) ||
+            (k > i && st->heap[k] == \at(st->heap[(k - 1) / 2], Pre));
         loop assigns i, \at(st->heap, Pre)[0 .. \at(st->heap_len, Pre) - 1],
             \at(st->heap[0 .. st->heap_len - 1], Pre)->heap_index;
         loop variant i;
@@ -388,6 +393,7 @@ static void heap_sift_up(struct vrt_loop_state *st, int64_t i)
             break;
         //@ assert i < st->heap_capacity && \separated(st, st->heap + i);
         //@ assert \separated(st->heap[parent], st->heap + i);
+        //@ assert \forall integer p; p == parent ==> st->heap[p] == \at(st->heap[p], Pre);
         heap_place(st, i, st->heap[parent]);
         i = parent;
     }
@@ -427,6 +433,14 @@ static void heap_sift_down(struct vrt_loop_state *st, int64_t i)
         loop invariant st->heap == \at(st->heap, Pre) &&
             st->heap_len == \at(st->heap_len, Pre) &&
             st->heap_capacity == \at(st->heap_capacity, Pre);
+        // Where each current element was at entry: in place, or (above
+        // the hole, on its path) one level down.
+        loop invariant \forall integer k; 0 <= k < st->heap_len && k != i ==>
+            st->heap[k] == \at(st->heap[k], Pre) ||
+            (k < i && 2 * k + 1 < st->heap_len &&
+                st->heap[k] == \at(st->heap[2 * k + 1], Pre)) ||
+            (k < i && 2 * k + 2 < st->heap_len &&
+                st->heap[k] == \at(st->heap[2 * k + 2], Pre));
         loop assigns i, \at(st->heap, Pre)[0 .. \at(st->heap_len, Pre) - 1],
             \at(st->heap[0 .. st->heap_len - 1], Pre)->heap_index;
         loop variant st->heap_len - i;
@@ -447,6 +461,7 @@ static void heap_sift_down(struct vrt_loop_state *st, int64_t i)
             break;
         //@ assert 0 <= i < st->heap_capacity && \separated(st, st->heap + i);
         //@ assert \separated(st->heap[child], st->heap + i);
+        //@ assert \forall integer c; c == child ==> st->heap[c] == \at(st->heap[c], Pre);
         heap_place(st, i, st->heap[child]);
         i = child;
     }
