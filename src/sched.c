@@ -121,13 +121,13 @@ void vrt_sched_finish(vrt_runtime_t *rt, vrt_task_node_t *node,
             n->owner == \at(n->owner, Writing) &&
             n->next == \at(n->next, Writing) &&
             n->prev == \at(n->prev, Writing); */
-    /*@ assert \forall vrt_task_node_t *n;
-            in_queue(rt, n) <==> in_queue{Writing}(rt, n); */
     /*@ assert (node->flags & VRT_NODE_DETACHED) ==
             (\at(node->flags, Pre) & VRT_NODE_DETACHED); */
     /*@ assert (node->flags & (VRT_NODE_PARKED | VRT_NODE_WAITING)) == 0 &&
             (node->flags & VRT_NODE_QUEUED) == 0 &&
             node->status == status && node->result == result; */
+    /*@ assert \forall vrt_task_node_t *n; n != node ==>
+            (in_queue(rt, n) <==> in_queue{Writing}(rt, n)); */
     /*@ assert \forall vrt_task_node_t *n; n != node ==>
             (in_queue{Pre}(rt, n) <==> in_queue(rt, n)); */
     /*@ assert queue_links(rt) && !in_queue(rt, node); */
