@@ -72,14 +72,17 @@ vrt_join_handle_t vrt_runtime_spawn(vrt_runtime_t *self, int64_t future_ptr,
         return invalid_handle;
     /*@ assert self->next_task_id < INT64_MAX &&
                self->task_count < effective_limit(self); */
-    /*@ assert queue_links(self) && counts_ok(self); */
+    /*@ assert counts_ok(self); */
+    /*@ assert queue_links(self); */
     /*@ assert slab_node(node) && node->flags == 0; */
     /*@ assert \forall vrt_task_node_t *n; in_queue(self, n) ==> n != node; */
     /*@ assert \forall vrt_task_node_t *n; in_queue(self, n) ==>
             \separated(n, node); */
     /*@ assert \separated(node, self); */
     //@ ghost Taken: ;
-    node->id = self->next_task_id++;
+    /* The runtime's counts are written after the link: a write to them
+     * keeps the queue only for nodes known apart from the runtime. */
+    node->id = self->next_task_id;
     node->future_ptr = future_ptr;
     node->poll_fn = poll_fn;
     node->status = VRT_TASK_PENDING;
@@ -91,11 +94,36 @@ vrt_join_handle_t vrt_runtime_spawn(vrt_runtime_t *self, int64_t future_ptr,
     /*@ assert !in_queue(self, node); */
     /*@ assert \forall vrt_task_node_t *n; slab_node(n) && n != node ==>
             \separated(n, node); */
+    /*@ assert \forall vrt_task_node_t *n; slab_node(n) && n != node ==>
+            n->flags == \at(n->flags, Taken) &&
+            n->owner == \at(n->owner, Taken); */
+    /*@ assert \forall vrt_task_node_t *n; in_queue(self, n) ==>
+            in_queue{Taken}(self, n); */
+    /*@ assert self->head == \at(self->head, Taken) &&
+            self->tail == \at(self->tail, Taken); */
+    /*@ assert (self->head == \null <==> self->tail == \null) &&
+            (self->head != \null ==> in_queue(self, self->head) &&
+                                    self->head->prev == \null) &&
+            (self->tail != \null ==> in_queue(self, self->tail) &&
+                                    self->tail->next == \null); */
+    /*@ assert \forall vrt_task_node_t *n; in_queue(self, n) ==>
+            \separated(n, self) &&
+            (n->next == \null ==> self->tail == n) &&
+            (n->prev == \null ==> self->head == n); */
+    /*@ assert \forall vrt_task_node_t *n; in_queue(self, n) ==>
+            n->next != \null ==>
+            in_queue(self, n->next) && n->next->prev == n; */
+    /*@ assert \forall vrt_task_node_t *n; in_queue(self, n) ==>
+            n->prev != \null ==>
+            in_queue(self, n->prev) && n->prev->next == n; */
+    /*@ assert queue_links(self); */
     //@ ghost Linking: ;
     vrt_sched_link_tail(self, node);
     /*@ assert self->task_count == \at(self->task_count, Linking) &&
                self->parked_count == \at(self->parked_count, Linking) &&
-               self->max_tasks == \at(self->max_tasks, Linking); */
+               self->max_tasks == \at(self->max_tasks, Linking) &&
+               self->next_task_id == \at(self->next_task_id, Linking); */
+    self->next_task_id++;
     self->task_count++;
     vrt_join_handle_t handle = {node->id, node};
     return handle;

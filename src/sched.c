@@ -106,20 +106,38 @@ void vrt_sched_finish(vrt_runtime_t *rt, vrt_task_node_t *node,
     /*@ assert queue_links(rt) && !in_queue(rt, node); */
     /*@ assert \forall vrt_task_node_t *n; in_queue(rt, n) ==>
             \separated(n, node); */
-    if ((node->flags & VRT_NODE_PARKED) != 0)
-        rt->parked_count--;
+    /* The node's fields first, the runtime's counts last: the writes to
+     * the node keep every other node (slab nodes lie apart), so the queue
+     * is checked before the counts change. */
+    /*@ assert \forall vrt_task_node_t *n; slab_node(n) && n != node ==>
+            \separated(n, node); */
+    //@ ghost Writing: ;
+    int64_t parked = node->flags & VRT_NODE_PARKED;
     node->flags &= ~(VRT_NODE_PARKED | VRT_NODE_WAITING);
     node->status = status;
     node->result = result;
-    rt->task_count--;
+    /*@ assert \forall vrt_task_node_t *n; slab_node(n) && n != node ==>
+            n->flags == \at(n->flags, Writing) &&
+            n->owner == \at(n->owner, Writing) &&
+            n->next == \at(n->next, Writing) &&
+            n->prev == \at(n->prev, Writing); */
     /*@ assert (node->flags & VRT_NODE_DETACHED) ==
             (\at(node->flags, Pre) & VRT_NODE_DETACHED); */
     /*@ assert (node->flags & (VRT_NODE_PARKED | VRT_NODE_WAITING)) == 0 &&
             (node->flags & VRT_NODE_QUEUED) == 0 &&
             node->status == status && node->result == result; */
     /*@ assert \forall vrt_task_node_t *n; n != node ==>
+            (in_queue(rt, n) <==> in_queue{Writing}(rt, n)); */
+    /*@ assert \forall vrt_task_node_t *n; n != node ==>
             (in_queue{Pre}(rt, n) <==> in_queue(rt, n)); */
     /*@ assert queue_links(rt) && !in_queue(rt, node); */
+    //@ ghost Counting: ;
+    if (parked != 0)
+        rt->parked_count--;
+    rt->task_count--;
+    /*@ assert node->flags == \at(node->flags, Counting) &&
+            node->status == status && node->result == result &&
+            node->owner == rt; */
     if ((node->flags & VRT_NODE_DETACHED) != 0)
         vrt_pool_put(rt, node);
 }
