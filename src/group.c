@@ -543,11 +543,22 @@ static int64_t cancel_unfinished(vrt_task_group_t *g)
 */
 static void complete_entry(vrt_task_group_t *g, vrt_task_entry_t *e, int64_t value)
 {
+    //@ assert grp_shape(g) && grp_list(g) && grp_entry(g, e->index);
+    //@ assert grp_arrays(g) && grp_core_ok(g) && g->core != \null;
+    /*@ assert \separated(e, g) && \separated(e, g->core) &&
+               \separated(e, g->entries + (0 .. g->capacity - 1)) &&
+               \separated(g->results + e->index, g,
+                           g->entries + (0 .. g->capacity - 1)); */
     e->status = VRT_TASK_COMPLETED;
     g->results[e->index] = value;
     grp_handle_release(g->core, &e->handle); /* recycled when its poll returns */
     g->started_live--;
     g->completed_count++;
+    /*@ assert g->entries == \at(g->entries, Pre) &&
+               g->task_count == \at(g->task_count, Pre) &&
+               g->core == \at(g->core, Pre); */
+    /*@ assert \forall integer k; 0 <= k < g->task_count ==>
+               g->entries[k] == \at(g->entries[k], Pre); */
     if (value < 0) {
         e->has_error = 1;
         g->erred = 1;
