@@ -740,9 +740,16 @@ static int start_entries(vrt_task_group_t *g)
         //@ assert 0 <= e->index < g->task_count && g->entries[e->index] == e;
         //@ assert grp_entry(g, e->index);
         //@ assert \valid(g->core) && \valid(e) && \separated(g->core, e);
+        /*@ assert \separated(g->core, g) && \separated(e, g) &&
+                   \separated(g->core, g->entries + (0 .. g->capacity - 1)) &&
+                   \separated(e, g->entries + (0 .. g->capacity - 1)); */
         vrt_join_handle_t h = grp_core_spawn(g->core, e, poll_group_task);
         if (h.task_ptr == NULL)
             return -1;
+        /*@ assert g->task_count == \at(g->task_count, LoopCurrent) &&
+                   g->entries == \at(g->entries, LoopCurrent) &&
+                   0 <= e->index < g->task_count &&
+                   g->entries[e->index] == e; */
         e->handle = h;
         e->started = 1;
         g->started_live++;
