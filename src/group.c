@@ -543,11 +543,22 @@ static int64_t cancel_unfinished(vrt_task_group_t *g)
 */
 static void complete_entry(vrt_task_group_t *g, vrt_task_entry_t *e, int64_t value)
 {
+    //@ assert grp_shape(g) && grp_list(g) && grp_entry(g, e->index);
+    //@ assert grp_arrays(g) && grp_core_ok(g) && g->core != \null;
+    /*@ assert \separated(e, g) && \separated(e, g->core) &&
+               \separated(e, g->entries + (0 .. g->capacity - 1)) &&
+               \separated(g->results + e->index, g,
+                           g->entries + (0 .. g->capacity - 1)); */
     e->status = VRT_TASK_COMPLETED;
     g->results[e->index] = value;
     grp_handle_release(g->core, &e->handle); /* recycled when its poll returns */
     g->started_live--;
     g->completed_count++;
+    /*@ assert g->entries == \at(g->entries, Pre) &&
+               g->task_count == \at(g->task_count, Pre) &&
+               g->core == \at(g->core, Pre); */
+    /*@ assert \forall integer k; 0 <= k < g->task_count ==>
+               g->entries[k] == \at(g->entries[k], Pre); */
     if (value < 0) {
         e->has_error = 1;
         g->erred = 1;
@@ -729,9 +740,16 @@ static int start_entries(vrt_task_group_t *g)
         //@ assert 0 <= e->index < g->task_count && g->entries[e->index] == e;
         //@ assert grp_entry(g, e->index);
         //@ assert \valid(g->core) && \valid(e) && \separated(g->core, e);
+        /*@ assert \separated(g->core, g) && \separated(e, g) &&
+                   \separated(g->core, g->entries + (0 .. g->capacity - 1)) &&
+                   \separated(e, g->entries + (0 .. g->capacity - 1)); */
         vrt_join_handle_t h = grp_core_spawn(g->core, e, poll_group_task);
         if (h.task_ptr == NULL)
             return -1;
+        /*@ assert g->task_count == \at(g->task_count, LoopCurrent) &&
+                   g->entries == \at(g->entries, LoopCurrent) &&
+                   0 <= e->index < g->task_count &&
+                   g->entries[e->index] == e; */
         e->handle = h;
         e->started = 1;
         g->started_live++;
