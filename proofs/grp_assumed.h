@@ -18,11 +18,14 @@
 
 //@ ghost int grp_world;
 
-/* Everything a group task's poll may write: any group, entry, array and
- * runtime, and what grp_world stands for. */
+/* Everything a group task's poll may write: any group, entry, array,
+ * join handle and runtime, and what grp_world stands for.  (A handle is
+ * also a field of an entry; named by its own type, the handle fields the
+ * group's functions write are in this set as they are written.) */
 #define GRP_WORLD                                                        \
     { *grp_w_g | vrt_task_group_t *grp_w_g; \true },                     \
     { *grp_w_e | vrt_task_entry_t *grp_w_e; \true },                     \
+    { *grp_w_h | vrt_join_handle_t *grp_w_h; \true },                    \
     { *grp_w_a | vrt_task_entry_t **grp_w_a; \true },                    \
     { *grp_w_i | int64_t *grp_w_i; \true },                              \
     { *grp_w_r | vrt_runtime_t *grp_w_r; \true }, grp_world, errno

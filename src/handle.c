@@ -86,8 +86,9 @@ static vrt_task_node_t *handle_node(const vrt_join_handle_t *handle)
     if (handle == NULL || handle->task_ptr == NULL || handle->task_id < 0)
         return NULL;
     vrt_task_node_t *node = handle->task_ptr;
-    if (node->id != handle->task_id ||
-        (node->flags & (VRT_NODE_FREE | VRT_NODE_DETACHED)) != 0)
+    /* One bit per test: the proofs read each flag on its own. */
+    if (node->id != handle->task_id || (node->flags & VRT_NODE_FREE) != 0 ||
+        (node->flags & VRT_NODE_DETACHED) != 0)
         return NULL;
     return node;
 }

@@ -157,13 +157,17 @@ vrt_runtime_t *vrt_sched_polling(void)
 
 int64_t vrt_sched_poll(vrt_runtime_t *rt, vrt_task_node_t *node)
 {
-    vrt_runtime_t *outer = innermost_polling;
-    innermost_polling = rt;
+    /* Through its address: the thread's innermost runtime is memory a
+     * task's poll may read and write too (a nested poll sets and restores
+     * it), which is how the proofs see it (VRT_WORLD). */
+    vrt_runtime_t **innermost = &innermost_polling;
+    vrt_runtime_t *outer = *innermost;
+    *innermost = rt;
     rt->current_task = node;
     node->status = VRT_TASK_RUNNING;
     int64_t packed = vrt_call_poll(rt, node);
     rt->current_task = NULL;
-    innermost_polling = outer;
+    *innermost = outer;
     return packed;
 }
 
@@ -251,8 +255,10 @@ int64_t vrt_sched_idle(const vrt_runtime_t *rt)
 
 int64_t vrt_sched_enter(vrt_runtime_t *rt)
 {
-    if (vrt_sched_idle(rt) != 0)
-        return -1;
+    /* Only a runtime that cannot be entered goes through idle, for its
+     * errno: the path that enters writes nothing but running. */
+    if (rt == NULL || rt->running != 0)
+        return vrt_sched_idle(rt);
     rt->running = 1;
     return 0;
 }

@@ -131,7 +131,8 @@ struct vrt_slab {
     predicate handle_live{L}(vrt_join_handle_t *h) =
         h != \null && h->task_ptr != \null && h->task_id >= 0 &&
         h->task_ptr->id == h->task_id &&
-        (h->task_ptr->flags & (VRT_NODE_FREE | VRT_NODE_DETACHED)) == 0;
+        (h->task_ptr->flags & VRT_NODE_FREE) == 0 &&
+        (h->task_ptr->flags & VRT_NODE_DETACHED) == 0;
     // What the runtime invariant (count == queue length + parked) gives for
     // a live task's node: its owner is consistent and may count it down.
     predicate node_owned{L}(vrt_task_node_t *n) =
